@@ -195,10 +195,11 @@ export interface SnapshotTaken extends EventBase {
   readonly size: number
 }
 
-/** A linearizable read wants a read index (dissertation 6.4). */
+/** Linearizable reads want a read index (dissertation 6.4). The runtime batches the reads that
+ * arrived in one loop turn into one event, so they share one heartbeat round. */
 export interface ReadIndex extends EventBase {
   readonly _tag: "ReadIndex"
-  readonly id: number
+  readonly ids: ReadonlyArray<number>
 }
 
 /** Ask the leader to hand leadership to `to` (dissertation 3.10). */
