@@ -54,7 +54,9 @@ export const lastTerm = (log: RaftLog): number => termAt(log, lastIndex(log))!
 
 /** The entry at `index`, if held. */
 export const entryAt = (log: RaftLog, index: number): Entry | undefined =>
-  index > log.prevIndex && index <= lastIndex(log) ? log.backing[log.start + index - log.prevIndex - 1] : undefined
+  index > log.prevIndex && index <= lastIndex(log)
+    ? log.backing[log.start + index - log.prevIndex - 1]
+    : undefined
 
 /** Entries `[from, to]` (inclusive), clipped to what is held; a fresh array. */
 export const slice = (log: RaftLog, from: number, to: number): Entry[] => {
@@ -68,7 +70,8 @@ export const slice = (log: RaftLog, from: number, to: number): Entry[] => {
 /** Drop every entry at index >= `from` (O(1): the view just gets shorter). */
 export const truncateFrom = (log: RaftLog, from: number): RaftLog => {
   if (from > lastIndex(log)) return log
-  if (from <= log.prevIndex) throw new Error(`truncateFrom(${from}) below the compaction point ${log.prevIndex}`)
+  if (from <= log.prevIndex)
+    throw new Error(`truncateFrom(${from}) below the compaction point ${log.prevIndex}`)
   return { ...log, length: from - log.prevIndex - 1 }
 }
 
@@ -97,7 +100,13 @@ export const compactTo = (log: RaftLog, index: number, term: number): RaftLog =>
   const length = log.length - drop
   // Re-base once the dead prefix outweighs the live part, so memory tracks the live log.
   if (start > length && start > 1024) {
-    return { prevIndex: index, prevTerm: term, backing: log.backing.slice(start, start + length), start: 0, length }
+    return {
+      prevIndex: index,
+      prevTerm: term,
+      backing: log.backing.slice(start, start + length),
+      start: 0,
+      length
+    }
   }
   return { prevIndex: index, prevTerm: term, backing: log.backing, start, length }
 }

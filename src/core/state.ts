@@ -48,8 +48,6 @@ export interface PendingRead {
   /** Who asked: this node (ids are local) or a follower (ids are the follower's). */
   readonly from: NodeId
   readonly ids: ReadonlyArray<number>
-  /** The commit index when the read arrived: the read observes at least this. */
-  readonly index: number
   /** The heartbeat round whose majority acknowledgement confirms leadership for this read. */
   readonly round: number
 }
@@ -139,8 +137,9 @@ export interface RaftState {
   // --- follower
   /** Reads with a read index, waiting for appliedIndex to reach it. */
   readonly confirmedReads: ReadonlyArray<ConfirmedRead>
-  /** Reads forwarded to the leader, awaiting its ReadIndexResponse. */
-  readonly forwardedReads: ReadonlyArray<number>
+  /** Reads forwarded to the leader, awaiting its ReadIndexResponse; they fail if none arrives
+   * within an election timeout of `at`. */
+  readonly forwardedReads: ReadonlyArray<{ readonly ids: ReadonlyArray<number>; readonly at: number }>
   /** A snapshot being received. */
   readonly incomingSnapshot: IncomingSnapshot | undefined
 }

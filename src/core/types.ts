@@ -208,14 +208,7 @@ export interface TransferLeadership extends EventBase {
   readonly to: NodeId
 }
 
-export type Event =
-  | Tick
-  | Receive
-  | Propose
-  | Persisted
-  | SnapshotTaken
-  | ReadIndex
-  | TransferLeadership
+export type Event = Tick | Receive | Propose | Persisted | SnapshotTaken | ReadIndex | TransferLeadership
 
 // ---------------------------------------------------------------------------------------------
 // Commands: what must happen as a result of an event. The runtime interprets them in order.
@@ -324,10 +317,15 @@ export interface PersistSnapshotChunk {
   readonly keepLog: boolean
 }
 
-/** Replace the state machine's state with the installed snapshot (after it is durable). */
+/**
+ * Replace the state machine's state with the snapshot `snapshot`, once write `afterWrite` (the one
+ * that installed it) is durable. State-machine commands (Apply, RestoreSnapshot, ReadReady) run in
+ * the order emitted, so Applies and reads after this one wait behind it.
+ */
 export interface RestoreSnapshot {
   readonly _tag: "RestoreSnapshot"
   readonly snapshot: SnapshotMeta
+  readonly afterWrite: number | undefined
 }
 
 /** The node's role or leader changed (for metrics, status, and failing pending client work). */
