@@ -1,0 +1,8 @@
+/**
+ * Durable storage of a node: the `LogStore` service and its LevelDB and memory layers.
+ */
+export type { Identity } from "./codec.ts"
+export * from "./errors.ts"
+export * from "./level.ts"
+export * from "./LogStore.ts"
+export * from "./memory.ts"
