@@ -281,6 +281,7 @@ const makeShape = (
     if (l === undefined) return undefined
     const { from, entries } = l
     const n = entries.length
+    if (n === 0 && from > log.last) return undefined // truncating beyond the end: nothing to do
     if (from < log.first || from > log.last + 1) {
       return `write ${p.writeId}: log write at ${from} outside the stored log ${log.first}..${log.last} (+1)`
     }
