@@ -413,8 +413,38 @@ const makeShape = (
     )
   }
 
+  /** The hot path (no snapshot chunk in the group): build the batch synchronously, write it once. */
+  const writePersists = (writes: ReadonlyArray<Persist>): Effect.Effect<void, StorageIOError> =>
+    Effect.suspend(() => {
+      const savedFirst = log.first
+      const savedLast = log.last
+      const restore = () => {
+        log.first = savedFirst
+        log.last = savedLast
+      }
+      const batch = kv.batch()
+      for (const w of writes) {
+        const broken = addPersist(batch, w)
+        if (broken !== undefined) {
+          restore()
+          return Effect.die(new Error(broken))
+        }
+      }
+      if (batch.size() === 0) return Effect.void
+      return Effect.onError(batch.write(true), () => Effect.sync(restore))
+    })
+
+  const onlyPersists = (writes: ReadonlyArray<DurableWrite>): writes is ReadonlyArray<Persist> => {
+    for (const w of writes) if (w._tag !== "Persist") return false
+    return true
+  }
+
   const write: LogStoreShape["write"] = (writes) =>
-    writes.length === 0 ? Effect.void : mutex.withPermit(Effect.suspend(() => writeLocked(writes)))
+    writes.length === 0
+      ? Effect.void
+      : mutex.withPermit(
+          onlyPersists(writes) ? writePersists(writes) : Effect.suspend(() => writeLocked(writes))
+        )
 
   const compact: LogStoreShape["compact"] = (upTo) =>
     Effect.flatMap(
