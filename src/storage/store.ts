@@ -187,7 +187,12 @@ export const openStore = (
 
     const bounds = yield* kv.entryBounds
     const base = current?.index ?? 0
-    const state: LogState = bounds === undefined ? { first: base + 1, last: base } : { ...bounds }
+    // Entries at or below the snapshot may linger (compaction is not synced); the log the core sees
+    // ends no earlier than the snapshot, and `first` stays at the lowest stored key so deletes reach it.
+    const state: LogState =
+      bounds === undefined
+        ? { first: base + 1, last: base }
+        : { first: bounds.first, last: Math.max(bounds.last, base) }
     const { shape, release } = makeShape(identity, kv, files, state, current)
     yield* Effect.addFinalizer(() => release)
     return shape
@@ -442,8 +447,11 @@ const makeShape = (
   const write: LogStoreShape["write"] = (writes) =>
     writes.length === 0
       ? Effect.void
-      : mutex.withPermit(
-          onlyPersists(writes) ? writePersists(writes) : Effect.suspend(() => writeLocked(writes))
+      : // Uninterruptible once started: the tracker must agree with what reached the disk.
+        mutex.withPermit(
+          Effect.uninterruptible(
+            onlyPersists(writes) ? writePersists(writes) : Effect.suspend(() => writeLocked(writes))
+          )
         )
 
   const compact: LogStoreShape["compact"] = (upTo) =>

@@ -213,6 +213,30 @@ export const logStoreContract = <L>(h: Harness<L>): void => {
       })
     )
 
+    it.live(
+      "after a restart with only entries the snapshot covers, the log continues after the snapshot",
+      () =>
+        Effect.gen(function* () {
+          const loc = yield* h.fresh
+          yield* withStore(h, loc, (s) =>
+            Effect.andThen(
+              s.write([persist(1, 1, numbered(1, 5))]),
+              s.saveSnapshot({ index: 5, term: 1 }, Stream.make(text.encode("s5")))
+            )
+          )
+          const r = yield* withStore(h, loc, (s) =>
+            Effect.gen(function* () {
+              assert.strictEqual((yield* s.load).entries.length, 0)
+              yield* s.write([persist(2, 6, [entry(2, "six")])])
+              yield* s.compact(5)
+              return yield* s.load
+            })
+          )
+          assert.deepStrictEqual(show(r.entries), ["2:cmd:six"])
+          assert.deepStrictEqual(yield* h.entryIndices(loc), [6])
+        })
+    )
+
     it.live("saved snapshots: chunked reads, streaming, replacement, and restart", () =>
       Effect.gen(function* () {
         const loc = yield* h.fresh
