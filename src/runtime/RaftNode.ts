@@ -297,6 +297,9 @@ export const make = (
               }
               case "RoleChanged":
                 metrics.roleChanged(c.role, c.term, c.leader)
+                yield* Effect.logInfo(
+                  `raft: ${c.role} in term ${c.term}${c.leader !== 0 ? `, leader ${c.leader}` : ", no leader known"}`
+                )
                 break
               default:
                 smCommands.push(c)

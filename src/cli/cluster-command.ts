@@ -1,0 +1,158 @@
+/**
+ * `raftkv cluster`: start a local cluster of N separate node processes, print their client
+ * endpoints, and stop them all gracefully on Ctrl-C (SIGINT) or SIGTERM.
+ *
+ * Ports from `--base-port B`: node i listens for peers on B+i, for clients on B+100+i and for
+ * HTTP on B+200+i. Node i keeps its state in `<data-dir>/n<i>` and logs to `<data-dir>/n<i>.log`
+ * (outside its data dir, which holds nothing but raftkv's own files).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createWriteStream, mkdirSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Deferred, Effect, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { DEFAULT_BASE_PORT } from "./addresses.ts"
+
+/** Where node i of a local cluster listens. */
+export const localPorts = (basePort: number, i: number) => ({
+  peer: basePort + i,
+  client: basePort + 100 + i,
+  http: basePort + 200 + i
+})
+
+export interface LocalClusterOptions {
+  readonly nodes: number
+  readonly dataDir: string
+  readonly basePort: number
+  /** Extra flags for every `raftkv node` (e.g. --snapshot-threshold). */
+  readonly nodeArgs: ReadonlyArray<string>
+}
+
+/** A node process of the local cluster exited on its own. */
+export class NodeExited extends Schema.TaggedError<NodeExited>()("NodeExited", {
+  node: Schema.Number,
+  code: Schema.NullOr(Schema.Number),
+  log: Schema.String
+}) {
+  override get message(): string {
+    return `node ${this.node} exited (code ${this.code}); see ${this.log}`
+  }
+}
+
+export const logPath = (dataDir: string, i: number) => join(dataDir, `n${i}.log`)
+
+const mainScript = fileURLToPath(new URL("./main.ts", import.meta.url))
+
+/** The `raftkv node` arguments of node i of a local cluster. */
+export const localNodeArgs = (o: LocalClusterOptions, i: number): string[] => {
+  const ids = Array.from({ length: o.nodes }, (_, k) => k + 1)
+  const peers = ids.map((id) => `${id}=127.0.0.1:${localPorts(o.basePort, id).peer}`).join(",")
+  const p = localPorts(o.basePort, i)
+  return [
+    "node",
+    "--id",
+    String(i),
+    "--peers",
+    peers,
+    "--client",
+    `127.0.0.1:${p.client}`,
+    "--http",
+    `127.0.0.1:${p.http}`,
+    "--data-dir",
+    join(o.dataDir, `n${i}`),
+    ...o.nodeArgs
+  ]
+}
+
+/** Start node i as a child process (same Node runtime as this one), logging to its data dir. */
+export const spawnNode = (o: LocalClusterOptions, i: number): ChildProcess => {
+  mkdirSync(o.dataDir, { recursive: true })
+  const log = createWriteStream(logPath(o.dataDir, i), { flags: "a" })
+  const child = spawn(process.execPath, [mainScript, ...localNodeArgs(o, i)], {
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  child.stdout?.pipe(log)
+  child.stderr?.pipe(log)
+  return child
+}
+
+const stopAll = (children: ReadonlyArray<ChildProcess>) =>
+  Effect.promise(() =>
+    Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((done) => {
+            if (c.exitCode !== null || c.signalCode !== null) return done()
+            c.once("exit", () => done())
+            c.kill("SIGTERM")
+            // A node that does not stop within 10 s is killed.
+            setTimeout(() => c.kill("SIGKILL"), 10_000).unref()
+          })
+      )
+    )
+  )
+
+/** Run the cluster until interrupted (Ctrl-C) or until a node dies. */
+export const runLocalCluster = (o: LocalClusterOptions) =>
+  Effect.gen(function* () {
+    const dataDir = resolve(o.dataDir)
+    const options = { ...o, dataDir }
+    const exited = yield* Deferred.make<never, NodeExited>()
+    const children = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        Array.from({ length: o.nodes }, (_, k) => {
+          const child = spawnNode(options, k + 1)
+          child.once("exit", (code) => {
+            Deferred.doneUnsafe(
+              exited,
+              Effect.fail(new NodeExited({ node: k + 1, code, log: logPath(dataDir, k + 1) }))
+            )
+          })
+          return child
+        })
+      ),
+      stopAll
+    )
+    const endpoints = children.map((_, k) => `127.0.0.1:${localPorts(o.basePort, k + 1).client}`)
+    yield* Effect.sync(() => {
+      process.stdout.write(`raftkv: local cluster of ${o.nodes} nodes (data in ${dataDir})\n`)
+      children.forEach((_, k) => {
+        const p = localPorts(o.basePort, k + 1)
+        process.stdout.write(
+          `  node ${k + 1}: client 127.0.0.1:${p.client}  http http://127.0.0.1:${p.http}/status  log ${logPath(dataDir, k + 1)}\n`
+        )
+      })
+      process.stdout.write(`endpoints: ${endpoints.join(",")}\nPress Ctrl-C to stop.\n`)
+    })
+    return yield* Deferred.await(exited)
+  }).pipe(Effect.scoped)
+
+export const clusterCommand = Command.make(
+  "cluster",
+  {
+    nodes: Flag.Int("nodes").pipe(
+      Flag.withDescription("Number of node processes (3 or 5)"),
+      Flag.withDefault(3)
+    ),
+    dataDir: Flag.String("data-dir").pipe(
+      Flag.withDescription("Base data directory"),
+      Flag.withDefault("./data")
+    ),
+    basePort: Flag.Int("base-port").pipe(
+      Flag.withDescription("Ports: peers base+i, clients base+100+i, http base+200+i"),
+      Flag.withDefault(DEFAULT_BASE_PORT)
+    ),
+    snapshotThreshold: Flag.String("snapshot-threshold").pipe(
+      Flag.withDescription("Passed to every node (e.g. 4MiB)"),
+      Flag.withDefault("4MiB")
+    )
+  },
+  (f) =>
+    runLocalCluster({
+      nodes: f.nodes,
+      dataDir: f.dataDir,
+      basePort: f.basePort,
+      nodeArgs: ["--snapshot-threshold", f.snapshotThreshold]
+    })
+).pipe(Command.withDescription("Start a local cluster of separate node processes; Ctrl-C stops them all"))

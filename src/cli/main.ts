@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/**
+ * The `raftkv` executable: run a node, a local cluster, or talk to a cluster as a client.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Effect } from "effect"
+import { Command } from "effect/cli"
+import { clusterCommand } from "./cluster-command.ts"
+import { describeFailure } from "./failure.ts"
+import { nodeCommand } from "./node-command.ts"
+
+const app = Command.make("raftkv").pipe(
+  Command.withDescription("A Raft consensus core and a strongly consistent replicated key-value store"),
+  Command.withSubcommands([nodeCommand, clusterCommand])
+)
+
+const program = Command.run(app, { version: "0.1.0" }).pipe(
+  // One clear line on stderr and a non-zero exit for every failure we know how to name.
+  Effect.catchCause((cause) =>
+    Effect.sync(() => {
+      if (Cause.hasInterruptsOnly(cause)) return
+      const line = describeFailure(cause)
+      if (line !== undefined) process.stderr.write(`raftkv: ${line}\n`)
+      process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1
+    })
+  ),
+  Effect.provide(NodeServices.layer)
+)
+
+NodeRuntime.runMain(program, { disableErrorReporting: true })
