@@ -132,8 +132,13 @@ export const handleInstallSnapshot = (ctx: Ctx, from: NodeId, m: InstallSnapshot
     if (m.offset !== 0) return reply(ctx, from, meta.index, 0, false)
     incoming = { meta, received: 0 }
   }
-  if (m.offset !== incoming.received) return reply(ctx, from, meta.index, incoming.received, false)
-  const done = m.done && m.offset + m.data.length >= meta.size
+  // Out of order, or a chunk that would overrun the announced size (a broken or hostile sender):
+  // answer with what we expect and write nothing.
+  const end = m.offset + m.data.length
+  if (m.offset !== incoming.received || end > meta.size || (m.done && end !== meta.size)) {
+    return reply(ctx, from, meta.index, incoming.received, false)
+  }
+  const done = m.done
   const keepLog = Log.termAt(s.log, meta.index) === meta.term
   flushPersist(ctx)
   if (!done) {
