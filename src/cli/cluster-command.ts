@@ -48,6 +48,7 @@ const mainScript = fileURLToPath(new URL("./main.ts", import.meta.url))
 export const localNodeArgs = (o: LocalClusterOptions, i: number): string[] => {
   const ids = Array.from({ length: o.nodes }, (_, k) => k + 1)
   const peers = ids.map((id) => `${id}=127.0.0.1:${localPorts(o.basePort, id).peer}`).join(",")
+  const clients = ids.map((id) => `${id}=127.0.0.1:${localPorts(o.basePort, id).client}`).join(",")
   const p = localPorts(o.basePort, i)
   return [
     "node",
@@ -57,6 +58,8 @@ export const localNodeArgs = (o: LocalClusterOptions, i: number): string[] => {
     peers,
     "--client",
     `127.0.0.1:${p.client}`,
+    "--client-addresses",
+    clients,
     "--http",
     `127.0.0.1:${p.http}`,
     "--data-dir",

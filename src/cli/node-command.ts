@@ -11,14 +11,24 @@ import { defaultConfig, type RaftConfig } from "../core/config.ts"
 import { layerNoop as metricsNoop } from "../metrics/MetricsSink.ts"
 import { layer as nodeLayer, RaftNode } from "../runtime/RaftNode.ts"
 import { layerKvMachine, layerStateMachine } from "../server/KvMachine.ts"
+import { layerKvServer } from "../server/KvServer.ts"
 import { layerLevel } from "../storage/level.ts"
 import { layerTcp } from "../transport/tcp.ts"
-import { type HostPort, InvalidFlag, parseBytes, parseHostPort, parsePeers } from "./addresses.ts"
+import {
+  formatHostPort,
+  type HostPort,
+  InvalidFlag,
+  parseBytes,
+  parseHostPort,
+  parsePeers
+} from "./addresses.ts"
 
 export interface NodeSettings {
   readonly id: number
   readonly peers: ReadonlyMap<number, HostPort>
   readonly client: HostPort
+  /** Other nodes' client addresses, for NotLeader hints. */
+  readonly clientAddresses: ReadonlyMap<number, string>
   readonly http: HostPort | undefined
   readonly dataDir: string
   readonly clusterId: string
@@ -42,6 +52,12 @@ const flags = {
     )
   ),
   client: Flag.String("client").pipe(Flag.withDescription("host:port where clients connect")),
+  clientAddresses: Flag.String("client-addresses").pipe(
+    Flag.withDescription(
+      "Every member's client address as id=host:port,... (lets followers name the leader)"
+    ),
+    Flag.optional
+  ),
   http: Flag.String("http").pipe(
     Flag.withDescription("host:port serving /status, /health and /metrics (omit to disable)"),
     Flag.optional
@@ -77,6 +93,7 @@ type RawFlags = {
   readonly id: number
   readonly peers: string
   readonly client: string
+  readonly clientAddresses: Option.Option<string>
   readonly http: Option.Option<string>
   readonly dataDir: string
   readonly clusterId: Option.Option<string>
@@ -97,6 +114,12 @@ export const settingsFromFlags = (f: RawFlags): Effect.Effect<NodeSettings, Inva
       return yield* new InvalidFlag({ flag: "id", message: `--id ${f.id} is not one of the --peers ids` })
     }
     const client = yield* check(parseHostPort("client", f.client))
+    const clientAddresses = new Map<number, string>([[f.id, formatHostPort(client)]])
+    if (Option.isSome(f.clientAddresses)) {
+      for (const [id, a] of yield* check(parsePeers("client-addresses", f.clientAddresses.value))) {
+        clientAddresses.set(id, formatHostPort(a))
+      }
+    }
     const http = Option.isSome(f.http) ? yield* check(parseHostPort("http", f.http.value)) : undefined
     const snapshotThresholdBytes = yield* check(parseBytes("snapshot-threshold", f.snapshotThreshold))
     if (f.electionTimeoutMin < 1 || f.electionTimeoutMax <= f.electionTimeoutMin) {
@@ -118,6 +141,7 @@ export const settingsFromFlags = (f: RawFlags): Effect.Effect<NodeSettings, Inva
       id: f.id,
       peers,
       client,
+      clientAddresses,
       http,
       dataDir: f.dataDir,
       clusterId: Option.getOrElse(f.clusterId, () => defaultClusterId(f.peers)),
@@ -147,7 +171,10 @@ export const nodeLayers = (s: NodeSettings) => {
     maxPendingProposals: s.maxPendingProposals,
     tickMs: Math.max(1, Math.min(10, Math.floor(s.raft.heartbeatInterval / 4)))
   }).pipe(Layer.provide(deps))
-  return Layer.mergeAll(node, kv)
+  const server = layerKvServer(s.client, { clientAddresses: s.clientAddresses }).pipe(
+    Layer.provide(Layer.mergeAll(node, kv))
+  )
+  return Layer.mergeAll(node, kv, server)
 }
 
 export const runNode = (s: NodeSettings) =>
