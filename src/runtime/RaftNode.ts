@@ -141,6 +141,9 @@ export const make = (
     const readWaiters = new Map<number, Deferred.Deferred<number, ReadError>>()
 
     const now = () => clock.currentTimeMillisUnsafe()
+    // Durations reported to metrics: monotonic and sub-millisecond (an fsync takes ~0.5 ms).
+    const mark = () => clock.monotonicTimeNanosUnsafe()
+    const secondsSince = (start: bigint) => Number(clock.monotonicTimeNanosUnsafe() - start) / 1e9
     const event = <E extends Omit<Event, "now" | "random">>(e: E) => ({
       ...e,
       now: now(),
@@ -180,7 +183,7 @@ export const make = (
             return
           }
           case "RestoreSnapshot": {
-            const started = now()
+            const started = mark()
             yield* sm.restore(cmd.snapshot, store.openSnapshot(cmd.snapshot))
             logBytesSinceSnapshot = 0
             // Proposals the snapshot covers may or may not be in it: their outcome is unknown here.
@@ -190,7 +193,7 @@ export const make = (
                 resolveProposal(w.deferred, Effect.fail(new OutcomeUnknown({ index })))
               }
             }
-            metrics.snapshotRestored(cmd.snapshot, (now() - started) / 1000)
+            metrics.snapshotRestored(cmd.snapshot, secondsSince(started))
             return
           }
           case "ReadReady":
@@ -221,20 +224,18 @@ export const make = (
 
     const sendSnapshotChunk = (c: SendSnapshotChunk) =>
       store.readSnapshotChunk(c.snapshot, c.offset, c.length).pipe(
-        Effect.flatMap((data) =>
-          transport.send({
-            from: self,
-            to: c.to,
-            message: {
-              _tag: "InstallSnapshot",
-              term: c.term,
-              snapshot: c.snapshot,
-              offset: c.offset,
-              data,
-              done: c.done
-            }
-          })
-        ),
+        Effect.flatMap((data) => {
+          const message = {
+            _tag: "InstallSnapshot",
+            term: c.term,
+            snapshot: c.snapshot,
+            offset: c.offset,
+            data,
+            done: c.done
+          } as const
+          metrics.sent(c.to, message)
+          return transport.send({ from: self, to: c.to, message })
+        }),
         // A snapshot replaced meanwhile: the core restarts the transfer with the new one.
         Effect.catch((e) => Effect.logWarning(`snapshot chunk for node ${c.to} not sent: ${e._tag}`))
       )
@@ -242,6 +243,7 @@ export const make = (
     /** Step the core over one event, collecting its commands. */
     const stepInto = (out: Command[], e: Event) => {
       const r = step(state, e)
+      if (r.state.commitIndex > state.commitIndex) metrics.committed(r.state.commitIndex)
       state = r.state
       for (const c of r.commands) out.push(c)
     }
@@ -262,9 +264,10 @@ export const make = (
                 writes.push(c)
                 break
               case "Send":
-                if (c.afterWrite === undefined)
+                if (c.afterWrite === undefined) {
+                  metrics.sent(c.to, c.message)
                   yield* transport.send({ from: self, to: c.to, message: c.message })
-                else held.push(c)
+                } else held.push(c)
                 break
               case "SetTimer":
                 timerAt = c.at
@@ -282,6 +285,7 @@ export const make = (
                   for (let k = 0; k < batch.length; k++) {
                     waiters.set(c.firstIndex + k, { term: c.term, deferred: batch[k]! })
                   }
+                  metrics.proposed(c.firstIndex, batch.length)
                 }
                 break
               }
@@ -307,13 +311,19 @@ export const make = (
           }
           pending = []
           if (writes.length > 0) {
-            const started = now()
+            const started = mark()
             yield* store.write(writes)
-            metrics.persisted(writes, (now() - started) / 1000)
-            for (const c of held) yield* transport.send({ from: self, to: c.to, message: c.message })
+            metrics.persisted(writes, secondsSince(started))
+            for (const c of held) {
+              metrics.sent(c.to, c.message)
+              yield* transport.send({ from: self, to: c.to, message: c.message })
+            }
             stepInto(pending, event({ _tag: "Persisted", writeId: writes[writes.length - 1]!.writeId }))
           } else {
-            for (const c of held) yield* transport.send({ from: self, to: c.to, message: c.message })
+            for (const c of held) {
+              metrics.sent(c.to, c.message)
+              yield* transport.send({ from: self, to: c.to, message: c.message })
+            }
           }
         }
         for (const c of smCommands) yield* runStateMachine(c)
@@ -328,11 +338,11 @@ export const make = (
       if (term === undefined || index <= (state.snapshot?.index ?? 0)) return
       snapshotInFlight = true
       const chunks = sm.snapshot()
-      const started = now()
+      const started = mark()
       yield* store.saveSnapshot({ index, term }, chunks).pipe(
         Effect.tap((meta) =>
           Effect.sync(() => {
-            metrics.snapshotCreated(meta, (now() - started) / 1000)
+            metrics.snapshotCreated(meta, secondsSince(started))
             Queue.offerUnsafe(inputs, { _tag: "SnapshotTaken", index: meta.index, size: meta.size })
           })
         ),
@@ -351,6 +361,7 @@ export const make = (
         for (const input of batch) {
           switch (input._tag) {
             case "Receive":
+              metrics.received(input.envelope.from, input.envelope.message)
               stepInto(
                 out,
                 event({ _tag: "Receive", from: input.envelope.from, message: input.envelope.message })
@@ -393,7 +404,7 @@ export const make = (
         }
         yield* interpret(out)
         yield* maybeSnapshot
-        metrics.turn(batch.length, Queue.sizeUnsafe(inputs), state)
+        metrics.turn(batch.length, Queue.sizeUnsafe(inputs), state, logBytesSinceSnapshot)
       })
 
     /** Fail everything still waiting: the node is going away. */
@@ -417,7 +428,7 @@ export const make = (
     const boot = initial(options.raft, restored, now(), rng.nextDoubleUnsafe())
     state = boot.state
     yield* interpret([...boot.commands])
-    metrics.turn(0, 0, state)
+    metrics.turn(0, 0, state, logBytesSinceSnapshot)
 
     const loop = Effect.gen(function* () {
       while (true) {
