@@ -1,0 +1,157 @@
+/**
+ * The TCP layer of {@link Transport}.
+ *
+ * The node listens on its own entry of `peers` and dials every other peer at exactly the address
+ * listed there: nothing else wires the cluster, so a proxy may stand between any two nodes. There
+ * is one connection per direction: messages to a peer always go over this node's outbound
+ * connection to it (see `tcp-outbound.ts`), and connections accepted by the listener are only read
+ * (see `tcp-inbound.ts`).
+ *
+ * Built on effect/socket with @effect/platform-node (`NodeSocketServer.make`, `NodeSocket.makeNet`):
+ * measured on par with plain `node:net` between processes (see /work/shared/EFFECT4-NOTES.md), and
+ * it gives scoped sockets, paused reads with end-to-end backpressure, and corked `writeAll`.
+ */
+import { NodeSocketServer } from "@effect/platform-node"
+import { Duration, Effect, Layer, Queue, type Scope } from "effect"
+import type * as SocketServer from "effect/socket/SocketServer"
+import type { Envelope, NodeId } from "../core/types.ts"
+import { LENGTH_PREFIX_BYTES, MAX_LENGTH_PREFIX } from "./codec.ts"
+import { AddressInUse, InvalidTransportConfig, ListenFailed } from "./errors.ts"
+import { makeCounters, snapshot } from "./stats.ts"
+import { serveConnection } from "./tcp-inbound.ts"
+import { makePeerLink, type PeerAddress, type PeerLink } from "./tcp-outbound.ts"
+import { Transport, type TransportShape } from "./transport.ts"
+
+export type { PeerAddress } from "./tcp-outbound.ts"
+
+export interface TcpTransportOptions {
+  /** Stamped on every frame; frames of another cluster are refused. */
+  readonly clusterId: string
+  readonly self: NodeId
+  /** Every member's peer address, this node's included (it listens there). */
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>
+  /** Largest frame body accepted or sent, in bytes. Default 16 MiB. Must exceed the core's
+   * `maxBytesPerMessage` and `snapshotChunkBytes` plus framing overhead. */
+  readonly maxFrameBytes?: number
+  /** Envelopes waiting per peer before the oldest is dropped. Default 4096. */
+  readonly maxQueuedFrames?: number
+  /** Capacity of `incoming`; when full, readers wait (TCP backpressure). Default 4096. */
+  readonly maxIncomingFrames?: number
+  /** Most frames written per socket write. Default 256. */
+  readonly maxBatchFrames?: number
+  /** Redial delay bounds: exponential from `min` to `max`, with jitter. Default 50 ms .. 2 s. */
+  readonly reconnect?: { readonly min: Duration.Input; readonly max: Duration.Input }
+  /** Give up a dial attempt after this long. Default 2 s. */
+  readonly connectTimeout?: Duration.Input
+}
+
+/** A running TCP transport; `address` is where it actually listens (resolves port 0). */
+export interface TcpTransport extends TransportShape {
+  readonly address: PeerAddress
+}
+
+export type TcpTransportError = AddressInUse | ListenFailed | InvalidTransportConfig
+
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+const invalid = (detail: string) => Effect.fail(new InvalidTransportConfig({ detail }))
+
+const positiveInt = (n: number) => Number.isSafeInteger(n) && n > 0
+
+/** Open a TCP listener, naming a taken address (AddressInUse) or any other failure (ListenFailed). */
+export const listen = (address: PeerAddress) =>
+  NodeSocketServer.make({ host: address.host, port: address.port }).pipe(
+    Effect.mapError((error: SocketServer.SocketServerError): AddressInUse | ListenFailed => {
+      const cause = (error.reason as { readonly cause?: unknown }).cause
+      const code = (cause as { readonly code?: unknown } | undefined)?.code
+      if (code === "EADDRINUSE") return new AddressInUse({ host: address.host, port: address.port })
+      const detail = cause instanceof Error ? cause.message : String(cause ?? error.message)
+      return new ListenFailed({ host: address.host, port: address.port, detail })
+    })
+  )
+
+/**
+ * Starts the transport for the lifetime of the scope: listener, inbound handlers and one link per
+ * peer. Fails with {@link AddressInUse} when the node's own address is taken.
+ */
+export const makeTcp = (
+  options: TcpTransportOptions
+): Effect.Effect<TcpTransport, TcpTransportError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { self, peers, clusterId } = options
+    const own = peers.get(self)
+    if (own === undefined) return yield* invalid(`node ${self} has no entry in peers`)
+    if (clusterId.length === 0) return yield* invalid("empty cluster id")
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    const maxQueuedFrames = options.maxQueuedFrames ?? 4096
+    const maxIncomingFrames = options.maxIncomingFrames ?? 4096
+    const maxBatchFrames = options.maxBatchFrames ?? 256
+    if (!positiveInt(maxFrameBytes) || maxFrameBytes > MAX_LENGTH_PREFIX - LENGTH_PREFIX_BYTES) {
+      return yield* invalid(`maxFrameBytes ${maxFrameBytes} out of range`)
+    }
+    if (![maxQueuedFrames, maxIncomingFrames, maxBatchFrames].every(positiveInt)) {
+      return yield* invalid("queue and batch sizes must be positive integers")
+    }
+    const reconnectMinMillis = Duration.toMillis(options.reconnect?.min ?? 50)
+    const reconnectMaxMillis = Duration.toMillis(options.reconnect?.max ?? 2000)
+    if (!(reconnectMinMillis > 0 && reconnectMaxMillis >= reconnectMinMillis)) {
+      return yield* invalid("reconnect needs 0 < min <= max")
+    }
+    const connectTimeoutMillis = Duration.toMillis(options.connectTimeout ?? 2000)
+
+    const counters = makeCounters()
+    const incoming = yield* Queue.bounded<Envelope>(maxIncomingFrames)
+    // Registered first so it runs last: readers blocked on a full queue are released by it.
+    yield* Effect.addFinalizer(() => Queue.shutdown(incoming))
+
+    const server = yield* listen(own)
+    const bound = server.address
+    const address: PeerAddress = { host: own.host, port: "port" in bound ? bound.port : own.port }
+    const senders = new Set([...peers.keys()].filter((id) => id !== self))
+    yield* Effect.forkScoped(
+      server.run(serveConnection({ clusterId, self, senders, maxFrameBytes, incoming, counters }))
+    )
+
+    const links = new Map<NodeId, PeerLink>()
+    for (const [peer, peerAddress] of peers) {
+      if (peer === self) continue
+      const link = yield* makePeerLink({
+        clusterId,
+        self,
+        peer,
+        address: peerAddress,
+        maxFrameBytes,
+        maxQueuedFrames,
+        maxBatchFrames,
+        reconnectMinMillis,
+        reconnectMaxMillis,
+        connectTimeoutMillis,
+        counters
+      })
+      links.set(peer, link)
+    }
+
+    const queued = () => {
+      let n = 0
+      for (const link of links.values()) n += link.queued()
+      return n
+    }
+
+    const transport: TcpTransport = {
+      self,
+      address,
+      send: (envelope) =>
+        Effect.sync(() => {
+          const link = links.get(envelope.to)
+          if (link === undefined) counters.rejected.unreachable++
+          else link.enqueue(envelope)
+        }),
+      incoming,
+      stats: Effect.sync(() => snapshot(counters, queued()))
+    }
+    return transport
+  })
+
+/** The TCP {@link Transport} for one node, for the lifetime of the layer. */
+export const layerTcp = (options: TcpTransportOptions): Layer.Layer<Transport, TcpTransportError> =>
+  Layer.effect(Transport)(makeTcp(options))

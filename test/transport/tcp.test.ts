@@ -1,0 +1,373 @@
+/**
+ * TCP-specific behaviour: refusing other clusters, oversized and malformed input, a fuzz run of
+ * hostile connections, drop-oldest queues, port conflicts.
+ */
+import { assert, it } from "@effect/vitest"
+import { Effect, Exit, Queue, Result, Scope } from "effect"
+import fc from "fast-check"
+import * as Net from "node:net"
+import { describe } from "vitest"
+import type { AppendEntries, Message, NodeId } from "../../src/core/types.ts"
+import { encodeFrame, FORMAT_VERSION, writeLengthPrefix } from "../../src/transport/codec.ts"
+import type { WireFrame } from "../../src/transport/schema.ts"
+import { makeTcp, type PeerAddress, type TcpTransportOptions } from "../../src/transport/tcp.ts"
+import * as Arb from "./arbitraries.ts"
+import { captureLogs, collect, eventually, freePort, numbered, rawConnect } from "./helpers.ts"
+
+const CLUSTER = "tcp-test"
+
+const peersOf = (ids: ReadonlyArray<NodeId>) =>
+  Effect.gen(function* () {
+    const peers = new Map<NodeId, PeerAddress>()
+    for (const id of ids) peers.set(id, { host: "127.0.0.1", port: yield* freePort })
+    return peers
+  })
+
+const start = (
+  self: NodeId,
+  peers: ReadonlyMap<NodeId, PeerAddress>,
+  extra: Partial<TcpTransportOptions> = {}
+) => makeTcp({ clusterId: CLUSTER, self, peers, reconnect: { min: 20, max: 200 }, ...extra })
+
+const frameBytes = (frame: WireFrame): Uint8Array => {
+  const r = encodeFrame(frame)
+  if (Result.isFailure(r)) throw new Error(r.failure.detail)
+  return r.success
+}
+
+const ping = (term: number): Message => ({ _tag: "TimeoutNow", term })
+
+/** Runs `body` with logs captured (and kept off the console); hands the lines to `body`. */
+const withLogs = <A, E, R>(body: (lines: ReadonlyArray<string>) => Effect.Effect<A, E, R>) => {
+  const { lines, layer } = captureLogs()
+  return Effect.provide(body(lines), layer)
+}
+
+describe("TCP transport: hostile and misdirected input", () => {
+  it.live("a frame of another cluster closes the connection; it is counted and logged", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers)
+        const raw = yield* rawConnect(one.address.port)
+        yield* raw.write(frameBytes({ clusterId: "another", from: 2, to: 1, message: ping(1) }))
+        assert.isTrue(yield* raw.closedWithin(5000))
+        const stats = yield* one.stats
+        assert.strictEqual(stats.rejected["wrong-cluster"], 1)
+        assert.strictEqual(stats.received, 0)
+        assert.strictEqual(yield* Queue.size(one.incoming), 0)
+        assert.isTrue(logs.some((l) => l.startsWith("Warn") && l.includes("wrong-cluster")))
+      })
+    )
+  )
+
+  it.live("a real node configured with another cluster id is refused and counted", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers)
+        const stranger = yield* makeTcp({
+          clusterId: "another",
+          self: 2,
+          peers,
+          reconnect: { min: 20, max: 100 }
+        })
+        yield* stranger.send({ from: 2, to: 1, message: ping(1) })
+        yield* eventually(
+          Effect.map(one.stats, (s) => s.rejected["wrong-cluster"] >= 1),
+          "the foreign frame to be refused"
+        )
+        assert.strictEqual(yield* Queue.size(one.incoming), 0)
+      })
+    )
+  )
+
+  it.live("an oversized length prefix closes the connection before any body is read", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers, { maxFrameBytes: 1024 })
+        const raw = yield* rawConnect(one.address.port)
+        const prefix = new Uint8Array(4)
+        writeLengthPrefix(prefix, 1025)
+        yield* raw.write(prefix)
+        assert.isTrue(yield* raw.closedWithin(5000))
+        assert.strictEqual((yield* one.stats).rejected.oversized, 1)
+        assert.isTrue(logs.some((l) => l.includes("oversized") && l.includes("1025")))
+      })
+    )
+  )
+
+  it.live("an undecodable body closes the connection and is counted as malformed", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers)
+        const raw = yield* rawConnect(one.address.port)
+        yield* raw.write(Uint8Array.of(0, 0, 0, 6, 1, 0xde, 0xad, 0xbe, 0xef, 0x00))
+        assert.isTrue(yield* raw.closedWithin(5000))
+        assert.strictEqual((yield* one.stats).rejected.malformed, 1)
+      })
+    )
+  )
+
+  it.live("frames for another node or from a non-peer are dropped; the connection stays open", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2, 3])
+        const one = yield* start(1, peers)
+        const raw = yield* rawConnect(one.address.port)
+        yield* raw.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 3, message: ping(1) }))
+        yield* raw.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 1, message: ping(2) }))
+        const got = yield* collect(one.incoming, 1)
+        assert.deepStrictEqual(got, [{ from: 2, to: 1, message: ping(2) }])
+        assert.isFalse(yield* raw.closedWithin(50))
+
+        const stranger = yield* rawConnect(one.address.port)
+        yield* stranger.write(frameBytes({ clusterId: CLUSTER, from: 42, to: 1, message: ping(3) }))
+        yield* eventually(
+          Effect.map(one.stats, (s) => s.rejected["unknown-sender"] === 1),
+          "the frame from node 42 to be dropped"
+        )
+        const stats = yield* one.stats
+        assert.strictEqual(stats.rejected["wrong-recipient"], 1)
+        assert.strictEqual(stats.received, 1)
+        assert.strictEqual(yield* Queue.size(one.incoming), 0)
+      })
+    )
+  )
+
+  it.live("a connection whose sender changes is closed", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2, 3])
+        const one = yield* start(1, peers)
+        const raw = yield* rawConnect(one.address.port)
+        yield* raw.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 1, message: ping(1) }))
+        yield* raw.write(frameBytes({ clusterId: CLUSTER, from: 3, to: 1, message: ping(2) }))
+        assert.isTrue(yield* raw.closedWithin(5000))
+        assert.deepStrictEqual(yield* collect(one.incoming, 1), [{ from: 2, to: 1, message: ping(1) }])
+        assert.strictEqual((yield* one.stats).rejected.malformed, 1)
+      })
+    )
+  )
+})
+
+/** What one hostile connection sends. */
+type Attack =
+  | { readonly kind: "garbage"; readonly bytes: Uint8Array }
+  | { readonly kind: "framed-garbage"; readonly versioned: boolean; readonly bytes: Uint8Array }
+  | { readonly kind: "mutated"; readonly frame: WireFrame; readonly flips: ReadonlyArray<[number, number]> }
+  | { readonly kind: "huge-prefix"; readonly frame: WireFrame; readonly length: number }
+  | { readonly kind: "truncated"; readonly frame: WireFrame; readonly keep: number }
+  | { readonly kind: "valid-then-garbage"; readonly frame: WireFrame; readonly bytes: Uint8Array }
+
+const hostileFrame = fc.record({
+  clusterId: fc.constantFrom(CLUSTER, CLUSTER, "other"),
+  from: fc.constantFrom(2, 3, 42),
+  to: fc.constantFrom(1, 1, 5),
+  message: Arb.message
+})
+
+const attack: fc.Arbitrary<Attack> = fc.oneof(
+  fc.record({ kind: fc.constant("garbage" as const), bytes: fc.uint8Array({ maxLength: 2000 }) }),
+  fc.record({
+    kind: fc.constant("framed-garbage" as const),
+    versioned: fc.boolean(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 2000 })
+  }),
+  fc.record({
+    kind: fc.constant("mutated" as const),
+    frame: hostileFrame,
+    flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })
+  }),
+  fc.record({
+    kind: fc.constant("huge-prefix" as const),
+    frame: hostileFrame,
+    length: fc.integer({ min: 1 << 16, max: 0xffff_ffff })
+  }),
+  fc.record({ kind: fc.constant("truncated" as const), frame: hostileFrame, keep: fc.nat() }),
+  fc.record({
+    kind: fc.constant("valid-then-garbage" as const),
+    frame: hostileFrame,
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 300 })
+  })
+)
+
+const attackBytes = (a: Attack): Uint8Array => {
+  switch (a.kind) {
+    case "garbage":
+      return a.bytes
+    case "framed-garbage": {
+      // A well-framed body of noise, so the decoder (not just the framer) gets exercised.
+      const out = new Uint8Array(4 + a.bytes.length)
+      writeLengthPrefix(out, a.bytes.length)
+      out.set(a.bytes, 4)
+      if (a.versioned) out[4] = FORMAT_VERSION
+      return out
+    }
+    case "mutated": {
+      const bytes = frameBytes(a.frame).slice()
+      for (const [at, xor] of a.flips) bytes[at % bytes.length]! ^= xor
+      return bytes
+    }
+    case "huge-prefix": {
+      const bytes = frameBytes(a.frame).slice()
+      writeLengthPrefix(bytes, a.length)
+      return bytes
+    }
+    case "truncated": {
+      const bytes = frameBytes(a.frame)
+      return bytes.subarray(0, a.keep % bytes.length)
+    }
+    case "valid-then-garbage": {
+      const frame = frameBytes(a.frame)
+      const out = new Uint8Array(frame.length + a.bytes.length)
+      out.set(frame)
+      out.set(a.bytes, frame.length)
+      return out
+    }
+  }
+}
+
+describe("TCP transport: fuzz", () => {
+  it.live(
+    "survives hundreds of random and mutated frames, then still delivers a proper peer's messages",
+    () =>
+      withLogs(() =>
+        Effect.gen(function* () {
+          const peers = yield* peersOf([1, 2, 3])
+          const one = yield* start(1, peers, { maxFrameBytes: 64 * 1024 })
+          const attacks = fc.sample(attack, { numRuns: 400, seed: 20261126 })
+          yield* Effect.forEach(
+            attacks,
+            (a) =>
+              Effect.gen(function* () {
+                const raw = yield* rawConnect(one.address.port)
+                yield* raw.write(attackBytes(a))
+                // Hang up politely (FIN, not RST, which would discard unread bytes), so the node
+                // reads every attack in full; it must then close the connection.
+                yield* raw.end
+                const closed = yield* raw.closedWithin(10_000)
+                yield* raw.destroy
+                assert.isTrue(closed)
+              }),
+            { concurrency: 16, discard: true }
+          )
+          const stats = yield* one.stats
+          const refused =
+            stats.rejected.malformed + stats.rejected.oversized + stats.rejected["wrong-cluster"]
+          assert.isAtLeast(refused, 250) // most attacks must have been caught at the boundary
+          // Whatever slipped through was valid (and is discarded here).
+          yield* Queue.clear(one.incoming)
+
+          const two = yield* start(2, peers)
+          const marker = 987_654_321
+          for (let i = 0; i < 50; i++) {
+            yield* two.send({ from: 2, to: 1, message: { ...numbered(2, i), term: marker } })
+          }
+          const got = yield* collect(one.incoming, 50)
+          assert.deepStrictEqual(
+            got.map((e) => [e.from, (e.message as AppendEntries).term, (e.message as AppendEntries).round]),
+            Array.from({ length: 50 }, (_, i) => [2, marker, i])
+          )
+        })
+      ),
+    60_000
+  )
+})
+
+describe("TCP transport: queues and connections", () => {
+  it.live("a down peer's queue keeps only the newest frames, delivered in order once it is up", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers, { maxQueuedFrames: 16 })
+        for (let i = 0; i < 100; i++) yield* one.send({ from: 1, to: 2, message: numbered(1, i) })
+        const before = yield* one.stats
+        assert.strictEqual(before.queued, 16)
+        assert.strictEqual(before.rejected["queue-full"], 84)
+        const two = yield* start(2, peers)
+        const got = yield* collect(two.incoming, 16)
+        assert.deepStrictEqual(
+          got.map((e) => (e.message as AppendEntries).round),
+          Array.from({ length: 16 }, (_, i) => 84 + i)
+        )
+        yield* eventually(
+          Effect.map(one.stats, (s) => s.sent === 16 && s.queued === 0),
+          "the queue to be flushed"
+        )
+      })
+    )
+  )
+
+  it.live("a peer that writes on our outbound connection is hung up on and redialed", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        let accepted = 0
+        // A fake node 2 that talks back on connections it accepts (it must not).
+        const fake = Net.createServer((conn) => {
+          accepted++
+          conn.on("error", () => {})
+          conn.write("unexpected")
+        })
+        yield* Effect.acquireRelease(
+          Effect.callback<void>((resume) => {
+            fake.listen(peers.get(2)!.port, "127.0.0.1", () => resume(Effect.void))
+          }),
+          () => Effect.callback<void>((resume) => void fake.close(() => resume(Effect.void)))
+        )
+        const one = yield* start(1, peers)
+        yield* eventually(
+          Effect.map(one.stats, (s) => s.connects >= 3),
+          "node 1 to redial after hanging up"
+        )
+        assert.isAtLeast(accepted, 3)
+        assert.isTrue(logs.some((l) => l.includes("wrote on our outbound connection")))
+      })
+    )
+  )
+})
+
+describe("TCP transport: construction errors", () => {
+  it.live("a port in use fails with AddressInUse naming the address", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        yield* start(1, peers)
+        const scope = yield* Scope.make()
+        const exit = yield* Effect.exit(Scope.provide(start(1, peers), scope))
+        yield* Scope.close(scope, Exit.void)
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+          assert.deepInclude(error, { _tag: "Fail" })
+          const e = (error as { error: { _tag: string; host: string; port: number; message: string } }).error
+          assert.strictEqual(e._tag, "AddressInUse")
+          assert.strictEqual(e.host, "127.0.0.1")
+          assert.strictEqual(e.port, peers.get(1)!.port)
+          assert.include(e.message, `127.0.0.1:${peers.get(1)!.port}`)
+        }
+      })
+    )
+  )
+
+  it.live("a node missing from its own peers map is a configuration error", () =>
+    Effect.gen(function* () {
+      const peers = yield* peersOf([2, 3])
+      const error = yield* Effect.flip(start(1, peers))
+      assert.strictEqual(error._tag, "InvalidTransportConfig")
+    })
+  )
+
+  it.live("port 0 listens on a port chosen by the OS and reports it", () =>
+    Effect.gen(function* () {
+      const peers = new Map([[1, { host: "127.0.0.1", port: 0 }]])
+      const one = yield* start(1, peers)
+      assert.isAbove(one.address.port, 0)
+      const raw = yield* rawConnect(one.address.port)
+      yield* raw.destroy
+    })
+  )
+})
