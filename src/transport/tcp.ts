@@ -58,8 +58,14 @@ const invalid = (detail: string) => Effect.fail(new InvalidTransportConfig({ det
 
 const positiveInt = (n: number) => Number.isSafeInteger(n) && n > 0
 
-/** Open a TCP listener, naming a taken address (AddressInUse) or any other failure (ListenFailed). */
-export const listen = (address: PeerAddress) =>
+/**
+ * Opens a TCP listener at `address` for the lifetime of the scope, as an effect/socket
+ * `SocketServer`. A taken address fails with {@link AddressInUse}; any other listen failure with
+ * {@link ListenFailed}. Shared by the peer transport and the client port.
+ */
+export const listen = (
+  address: PeerAddress
+): Effect.Effect<SocketServer.SocketServer["Service"], AddressInUse | ListenFailed, Scope.Scope> =>
   NodeSocketServer.make({ host: address.host, port: address.port }).pipe(
     Effect.mapError((error: SocketServer.SocketServerError): AddressInUse | ListenFailed => {
       const cause = (error.reason as { readonly cause?: unknown }).cause
