@@ -6,11 +6,12 @@ import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { defaultConfig } from "../../src/core/config.ts"
 import type { Entry, NodeId } from "../../src/core/types.ts"
-import { layerNoop } from "../../src/metrics/MetricsSink.ts"
+import { layerNoop, type MetricsSink } from "../../src/metrics/MetricsSink.ts"
 import { SnapshotRestoreError } from "../../src/runtime/errors.ts"
 import { layer as nodeLayer, RaftNode, type RaftNodeShape } from "../../src/runtime/RaftNode.ts"
 import { StateMachine } from "../../src/runtime/StateMachine.ts"
 import { layerMemory as storeLayer, MemoryDisk } from "../../src/storage/memory.ts"
+import type { Transport } from "../../src/transport/transport.ts"
 import {
   layerMemory as transportLayer,
   type MemoryNetwork,
@@ -73,6 +74,8 @@ export interface TestCluster {
 export interface ClusterOptions {
   readonly size?: number
   readonly snapshotThresholdBytes?: number
+  /** The MetricsSink of node `id`, built at each (re)start with the node's transport (default: no-op). */
+  readonly metrics?: (id: NodeId) => Layer.Layer<MetricsSink, never, Transport>
 }
 
 export const makeCluster = (options: ClusterOptions = {}) =>
@@ -93,11 +96,12 @@ export const makeCluster = (options: ClusterOptions = {}) =>
         const n = get(id)
         n.recorder = new Recorder()
         const scope = yield* Scope.make()
+        const transport = transportLayer({ network, self: id })
         const deps = Layer.mergeAll(
           storeLayer(n.disk, { clusterId: "test", nodeId: id }),
-          transportLayer({ network, self: id }),
+          transport,
           recorderLayer(n.recorder),
-          layerNoop
+          (options.metrics?.(id) ?? layerNoop).pipe(Layer.provide(transport))
         )
         const layer = nodeLayer({
           raft: {
