@@ -155,6 +155,10 @@ export const canonical = (sm: KvStateMachine): Canonical => {
 // Random command sequences (fast-check)
 // ---------------------------------------------------------------------------------------------
 
+/** Random workloads for property tests: long enough to build up state. */
+export const stepsArb = (maxLength: number, minLength = 0): fc.Arbitrary<Array<Step>> =>
+  fc.array(stepArb, { minLength, maxLength, size: "max" })
+
 /** One step of a random workload; resolved against the driver's state when applied. */
 export type Step =
   | { readonly kind: "open"; readonly dt: number }
@@ -173,14 +177,14 @@ export type Step =
   | { readonly kind: "noop" }
 
 const dt = fc.oneof(
-  { weight: 8, arbitrary: fc.integer({ min: 0, max: 5 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 50, max: 200 }) },
+  { weight: 40, arbitrary: fc.integer({ min: 0, max: 5 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 100, max: 500 }) },
   { weight: 1, arbitrary: fc.integer({ min: -30, max: -1 }) }
 )
 
 export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("open" as const), dt }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("close" as const), pick: fc.nat(7), dt }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("close" as const), pick: fc.constant(7), dt }) },
   {
     weight: 12,
     arbitrary: fc.record({
@@ -195,8 +199,15 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       ),
       ackLag: fc.nat(3),
       key: fc.nat(5),
-      value: fc.nat(9_999_999),
-      expected: fc.option(fc.nat(3), { nil: undefined }),
+      // Mostly within smallConfig's 6-byte value limit, sometimes over it.
+      value: fc.oneof(
+        { weight: 9, arbitrary: fc.nat(99_999) },
+        { weight: 1, arbitrary: fc.constant(12_345_678) }
+      ),
+      expected: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.nat(3) }
+      ),
       dt
     })
   },
@@ -209,7 +220,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 /** Small limits so random workloads hit expiry, eviction, window and size limits. */
 export const smallConfig: Partial<KvConfig> = {
-  sessionTtlMs: 100,
+  sessionTtlMs: 300,
   maxSessions: 4,
   sessionResultWindow: 3,
   maxKeyBytes: 5,
@@ -221,8 +232,9 @@ export const smallConfig: Partial<KvConfig> = {
  * and the seqs used, so retries and stale seqs actually occur.
  */
 export const toEntries = (steps: ReadonlyArray<Step>, firstIndex = 1): Array<Entry> => {
-  const out: Array<Entry> = []
-  const sessions: Array<number> = []
+  // Always start with a session, so most writes have one to use.
+  const out: Array<Entry> = [entry({ _tag: "OpenSession", at: 1000 })]
+  const sessions: Array<number> = [firstIndex]
   const seqs = new Map<number, number>()
   let at = 1000
   for (const step of steps) {
@@ -241,7 +253,13 @@ export const toEntries = (steps: ReadonlyArray<Step>, firstIndex = 1): Array<Ent
       out.push(entry({ _tag: "OpenSession", at }))
       continue
     }
-    const session = sessions.length === 0 ? 999 : sessions[step.pick % sessions.length]!
+    // Mostly one of the latest sessions (likely alive), sometimes an old (likely expired) one.
+    const session =
+      sessions.length === 0
+        ? 999
+        : step.pick === 7
+          ? sessions[0]!
+          : sessions[sessions.length - 1 - (step.pick % Math.min(3, sessions.length))]!
     if (step.kind === "close") {
       out.push(entry({ _tag: "CloseSession", at, session }))
       continue
@@ -275,3 +293,27 @@ export const toEntries = (steps: ReadonlyArray<Step>, firstIndex = 1): Array<Ent
   }
   return out
 }
+
+/** A simple workload: one session, then puts and deletes over `keys` keys that all succeed. */
+export const simpleWorkload = (keys: number): fc.Arbitrary<Array<Entry>> =>
+  fc
+    .array(fc.record({ key: fc.nat(keys - 1), del: fc.boolean(), value: fc.nat(1000) }), {
+      maxLength: 150,
+      size: "max"
+    })
+    .map((ops) => [
+      entry({ _tag: "OpenSession", at: 0 }),
+      ...ops.map((op, i) =>
+        op.del
+          ? entry({ _tag: "Delete", at: 0, session: 1, seq: i + 1, ack: i, key: bytes(`key${op.key}`) })
+          : entry({
+              _tag: "Put",
+              at: 0,
+              session: 1,
+              seq: i + 1,
+              ack: i,
+              key: bytes(`key${op.key}`),
+              value: bytes(`value${op.value}`)
+            })
+      )
+    ])

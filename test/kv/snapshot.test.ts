@@ -2,7 +2,17 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { SnapshotInProgress, SnapshotInvalid } from "../../src/kv/snapshot.ts"
 import { KvStateMachine } from "../../src/kv/state-machine.ts"
-import { bytes, canonical, concat, Driver, rechunk, smallConfig, stepArb, toEntries } from "./fixtures.ts"
+import {
+  bytes,
+  canonical,
+  concat,
+  Driver,
+  rechunk,
+  simpleWorkload,
+  smallConfig,
+  stepsArb,
+  toEntries
+} from "./fixtures.ts"
 
 /** A store with a few keys, a session with remembered results, and a big value. */
 const sample = (): Driver => {
@@ -143,54 +153,67 @@ describe("snapshot validation", () => {
 describe("snapshot consistency", () => {
   it("property: snapshot, restore, apply more == apply everything without a snapshot", () => {
     fc.assert(
-      fc.property(
-        fc.array(stepArb, { maxLength: 60 }),
-        fc.array(stepArb, { maxLength: 60 }),
-        (before, after) => {
-          const entries = toEntries([...before, ...after])
-          const cut = before.length
-          const straight = new Driver(smallConfig)
-          const results = entries.map((e) => straight.apply(e))
+      fc.property(stepsArb(60), stepsArb(60), (before, after) => {
+        const entries = toEntries([...before, ...after])
+        const cut = before.length
+        const straight = new Driver(smallConfig)
+        const results = entries.map((e) => straight.apply(e))
 
-          const first = new Driver(smallConfig)
-          for (const e of entries.slice(0, cut)) first.apply(e)
-          const second = new Driver(smallConfig, restored(first.sm.snapshot({ chunkBytes: 64 }), smallConfig))
-          expect(entries.slice(cut).map((e) => second.apply(e))).toEqual(results.slice(cut))
-          // Same state, same table order: byte-identical snapshots.
-          expect(concat([...second.sm.snapshot()])).toEqual(concat([...straight.sm.snapshot()]))
-        }
-      ),
+        const first = new Driver(smallConfig)
+        for (const e of entries.slice(0, cut)) first.apply(e)
+        const second = new Driver(smallConfig, restored(first.sm.snapshot({ chunkBytes: 64 }), smallConfig))
+        expect(entries.slice(cut).map((e) => second.apply(e))).toEqual(results.slice(cut))
+        // Same state, same table order: byte-identical snapshots.
+        expect(concat([...second.sm.snapshot()])).toEqual(concat([...straight.sm.snapshot()]))
+      }),
       { numRuns: 200 }
     )
   })
 
   it("property: applying while a snapshot streams does not change what it captures", () => {
     fc.assert(
-      fc.property(
-        fc.array(stepArb, { minLength: 1, maxLength: 60 }),
-        fc.array(stepArb, { maxLength: 60 }),
-        fc.nat(3),
-        (before, after, perChunk) => {
-          const entries = toEntries([...before, ...after])
-          const cut = before.length
-          const live = new Driver(smallConfig)
-          const frozen = new Driver(smallConfig)
-          entries.slice(0, cut).forEach((e) => {
-            live.apply(e)
-            frozen.apply(e)
-          })
-          const stream = live.sm.snapshot({ chunkBytes: 64 })
-          const chunks: Array<Uint8Array> = []
-          let next = cut
-          for (const chunk of stream) {
-            chunks.push(chunk)
-            for (let i = 0; i <= perChunk && next < entries.length; i++) live.apply(entries[next++]!)
-          }
-          expect(stream.appliedIndex).toBe(cut)
-          expect(canonical(restored(chunks, smallConfig))).toEqual(canonical(frozen.sm))
+      fc.property(stepsArb(60, 1), stepsArb(60), fc.nat(3), (before, after, perChunk) => {
+        const entries = toEntries([...before, ...after])
+        const cut = before.length
+        const live = new Driver(smallConfig)
+        const frozen = new Driver(smallConfig)
+        entries.slice(0, cut).forEach((e) => {
+          live.apply(e)
+          frozen.apply(e)
+        })
+        const stream = live.sm.snapshot({ chunkBytes: 64 })
+        const chunks: Array<Uint8Array> = []
+        let next = cut
+        for (const chunk of stream) {
+          chunks.push(chunk)
+          for (let i = 0; i <= perChunk && next < entries.length; i++) live.apply(entries[next++]!)
         }
-      ),
+        expect(stream.appliedIndex).toBe(cut)
+        expect(canonical(restored(chunks, smallConfig))).toEqual(canonical(frozen.sm))
+      }),
       { numRuns: 200 }
+    )
+  })
+
+  it("property: a point-in-time view under heavy overwrites (simple workload)", () => {
+    fc.assert(
+      fc.property(simpleWorkload(30), fc.nat(100), fc.nat(4), (entries, percent, perChunk) => {
+        const cut = Math.floor((entries.length * percent) / 100)
+        const live = new Driver()
+        const frozen = new Driver()
+        for (const e of entries.slice(0, cut)) {
+          live.apply(e)
+          frozen.apply(e)
+        }
+        const chunks: Array<Uint8Array> = []
+        let next = cut
+        for (const chunk of live.sm.snapshot({ chunkBytes: 64 })) {
+          chunks.push(chunk)
+          for (let i = 0; i <= perChunk && next < entries.length; i++) live.apply(entries[next++]!)
+        }
+        expect(canonical(restored(chunks))).toEqual(canonical(frozen.sm))
+      }),
+      { numRuns: 300 }
     )
   })
 

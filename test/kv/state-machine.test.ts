@@ -11,7 +11,7 @@ import {
   noop,
   rawEntry,
   smallConfig,
-  stepArb,
+  stepsArb,
   toEntries
 } from "./fixtures.ts"
 
@@ -348,7 +348,7 @@ describe("robustness and determinism", () => {
 
   it("property: two replicas fed the same random entries give the same results and state", () => {
     fc.assert(
-      fc.property(fc.array(stepArb, { maxLength: 80 }), (steps) => {
+      fc.property(stepsArb(80), (steps) => {
         const entries = toEntries(steps)
         const a = new Driver(smallConfig)
         const b = new Driver(smallConfig)
