@@ -47,6 +47,31 @@ export class FrameEncodeError extends Schema.TaggedError<FrameEncodeError>()("Fr
 const failEncode = (reason: FrameEncodeError["reason"], detail: string) =>
   Result.fail(new FrameEncodeError({ reason, detail }))
 
+/** Encodes a frame's body without its length prefix; the result is a view the caller must copy. */
+const encodeBody = (frame: WireFrame, maxFrameBytes: number): Result.Result<Uint8Array, FrameEncodeError> => {
+  let exit: Exit.Exit<Uint8Array, Schema.SchemaError>
+  try {
+    exit = encodeBinary(frame)
+  } catch (cause) {
+    return failEncode("invalid", String(cause))
+  }
+  if (Exit.isFailure(exit)) return failEncode("invalid", causeDetail(exit.cause))
+  const bodyLength = 1 + exit.value.length
+  if (bodyLength > maxFrameBytes) {
+    return failEncode("oversized", `body of ${bodyLength} bytes exceeds the limit of ${maxFrameBytes}`)
+  }
+  return Result.succeed(exit.value)
+}
+
+/** Writes prefix, version byte and `encoded` at `offset` of `out`; returns the offset after it. */
+const writeFrame = (out: Uint8Array, offset: number, encoded: Uint8Array): number => {
+  const bodyLength = 1 + encoded.length
+  writeLengthPrefix(out.subarray(offset), bodyLength)
+  out[offset + LENGTH_PREFIX_BYTES] = FORMAT_VERSION
+  out.set(encoded, offset + LENGTH_PREFIX_BYTES + 1)
+  return offset + LENGTH_PREFIX_BYTES + bodyLength
+}
+
 /**
  * Encodes a whole frame, length prefix included, into a fresh buffer the caller owns.
  *
@@ -57,24 +82,41 @@ export const encodeFrame = (
   frame: WireFrame,
   maxFrameBytes: number = MAX_LENGTH_PREFIX
 ): Result.Result<Uint8Array, FrameEncodeError> => {
-  let exit: Exit.Exit<Uint8Array, Schema.SchemaError>
-  try {
-    exit = encodeBinary(frame)
-  } catch (cause) {
-    return failEncode("invalid", String(cause))
-  }
-  if (Exit.isFailure(exit)) return failEncode("invalid", String(exit.cause))
-  // SchemaBinary's result is a view into a shared arena: copy it out at once.
-  const encoded = exit.value
-  const bodyLength = 1 + encoded.length
-  if (bodyLength > maxFrameBytes) {
-    return failEncode("oversized", `body of ${bodyLength} bytes exceeds the limit of ${maxFrameBytes}`)
-  }
-  const out = new Uint8Array(LENGTH_PREFIX_BYTES + bodyLength)
-  writeLengthPrefix(out, bodyLength)
-  out[LENGTH_PREFIX_BYTES] = FORMAT_VERSION
-  out.set(encoded, LENGTH_PREFIX_BYTES + 1)
+  const body = encodeBody(frame, maxFrameBytes)
+  if (Result.isFailure(body)) return body
+  const out = new Uint8Array(LENGTH_PREFIX_BYTES + 1 + body.success.length)
+  writeFrame(out, 0, body.success)
   return Result.succeed(out)
+}
+
+/** Several frames encoded back to back in one buffer, and the ones that could not be encoded. */
+export interface EncodedBatch {
+  /** The concatenated frames (empty when none could be encoded). */
+  readonly bytes: Uint8Array
+  readonly frames: number
+  readonly failures: ReadonlyArray<FrameEncodeError>
+}
+
+/**
+ * Encodes `frames` into one buffer, ready for a single socket write (one allocation and one write
+ * per batch instead of per frame). Frames that fail to encode are left out and reported.
+ */
+export const encodeFrames = (frames: ReadonlyArray<WireFrame>, maxFrameBytes: number): EncodedBatch => {
+  const bodies: Array<Uint8Array> = []
+  const failures: Array<FrameEncodeError> = []
+  let total = 0
+  for (const frame of frames) {
+    const body = encodeBody(frame, maxFrameBytes)
+    if (Result.isFailure(body)) failures.push(body.failure)
+    else {
+      bodies.push(body.success)
+      total += LENGTH_PREFIX_BYTES + 1 + body.success.length
+    }
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const body of bodies) offset = writeFrame(bytes, offset, body)
+  return { bytes, frames: bodies.length, failures }
 }
 
 /**

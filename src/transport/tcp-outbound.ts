@@ -4,14 +4,14 @@
  *
  * The queue is bounded and drops its oldest frame when full (counted as `queue-full`), so a dead
  * or slow peer costs at most `maxQueuedFrames` envelopes. The writer takes what is waiting as one
- * batch, encodes it and writes it with a single corked socket write.
+ * batch, encodes it into one buffer and writes that with a single socket write.
  */
 import { NodeSocket } from "@effect/platform-node"
-import { Cause, Clock, Effect, Exit, Queue, Random, Result } from "effect"
+import { Cause, Clock, Effect, Exit, Queue, Random } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type { Envelope, NodeId } from "../core/types.ts"
 import { backoffMillis } from "./backoff.ts"
-import { encodeFrame } from "./codec.ts"
+import { encodeFrames, type FrameEncodeError } from "./codec.ts"
 import type { Counters } from "./stats.ts"
 
 /** Where a node listens for its peers. */
@@ -66,26 +66,27 @@ export const makePeerLink = (options: PeerLinkOptions) =>
     const queue = yield* Queue.sliding<Envelope>(options.maxQueuedFrames)
     const target = `node ${options.peer} at ${address.host}:${address.port}`
 
-    const encodeBatch = (batch: ReadonlyArray<Envelope>): Array<Uint8Array> => {
-      const frames: Array<Uint8Array> = []
-      for (const envelope of batch) {
-        const frame = {
-          clusterId: options.clusterId,
-          from: options.self,
-          to: options.peer,
-          message: envelope.message
-        }
-        const encoded = encodeFrame(frame, options.maxFrameBytes)
-        if (Result.isSuccess(encoded)) frames.push(encoded.success)
-        else counters.rejected[encoded.failure.reason === "oversized" ? "oversized" : "malformed"]++
+    // The whole batch becomes one buffer and one socket write.
+    const encodeBatch = (batch: ReadonlyArray<Envelope>) => {
+      const frames = batch.map((envelope) => ({
+        clusterId: options.clusterId,
+        from: options.self,
+        to: options.peer,
+        message: envelope.message
+      }))
+      const encoded = encodeFrames(frames, options.maxFrameBytes)
+      for (const failure of encoded.failures) {
+        counters.rejected[failure.reason === "oversized" ? "oversized" : "malformed"]++
       }
-      return frames
+      return encoded
     }
 
-    const logDropped = (batch: ReadonlyArray<Envelope>, frames: number) =>
-      frames < batch.length
-        ? Effect.logWarning(`transport: dropped ${batch.length - frames} unencodable message(s) to ${target}`)
-        : Effect.void
+    const logDropped = (failures: ReadonlyArray<FrameEncodeError>) =>
+      failures.length === 0
+        ? Effect.void
+        : Effect.logWarning(
+            `transport: dropped ${failures.length} unencodable message(s) to ${target}: ${failures[0]!.detail}`
+          )
 
     // One connection's life: dial, then write batches until the socket fails or the peer closes.
     const session = (onConnected: () => Effect.Effect<void>) =>
@@ -104,12 +105,11 @@ export const makePeerLink = (options: PeerLinkOptions) =>
         const write = Effect.forever(
           Effect.gen(function* () {
             const batch = yield* Queue.takeBetween(queue, 1, options.maxBatchFrames)
-            const frames = encodeBatch(batch)
-            yield* logDropped(batch, frames.length)
-            const [first, ...rest] = frames
-            if (first === undefined) return
-            yield* writer.writeAll([first, ...rest])
-            counters.sent += frames.length
+            const encoded = encodeBatch(batch)
+            yield* logDropped(encoded.failures)
+            if (encoded.frames === 0) return
+            yield* writer.write(encoded.bytes)
+            counters.sent += encoded.frames
           })
         )
         // Nothing may arrive on this connection; the pull also reports the peer closing it.

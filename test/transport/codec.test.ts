@@ -7,6 +7,7 @@ import {
   decodeBody,
   decodeFrame,
   encodeFrame,
+  encodeFrames,
   FORMAT_VERSION,
   type FrameDecodeError,
   LENGTH_PREFIX_BYTES,
@@ -409,6 +410,21 @@ describe("frame codec: encoding side", () => {
     const r = encodeFrame(frame, 4096)
     expect(Result.isFailure(r) && r.failure.reason).toBe("oversized")
     expect(Result.isSuccess(encodeFrame(frame, 8192))).toBe(true)
+  })
+
+  it("a batch is the concatenation of its frames, leaving out (and reporting) the bad ones", () => {
+    fc.assert(
+      fc.property(fc.array(frameArb, { maxLength: 8 }), fc.nat(8), (frames, badAt) => {
+        const bad: WireFrame = { clusterId: "c", from: 1, to: 2, message: { _tag: "TimeoutNow", term: -1 } }
+        const mixed = [...frames.slice(0, badAt), bad, ...frames.slice(badAt)]
+        const batch = encodeFrames(mixed, 1 << 20)
+        expect(batch.frames).toBe(frames.length)
+        expect(batch.failures.map((f) => f.reason)).toStrictEqual(["invalid"])
+        const expected = frames.map(encodeOk)
+        expect(Array.from(batch.bytes)).toStrictEqual(expected.flatMap((b) => Array.from(b)))
+      }),
+      { numRuns: 100 }
+    )
   })
 
   it("the Message schema rejects non-integers for the core directly", () => {

@@ -301,6 +301,37 @@ describe("TCP transport: queues and connections", () => {
     )
   )
 
+  it.live("an outbound message too big for a frame is dropped and counted; the stream goes on", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const options = { maxFrameBytes: 4096 }
+        const one = yield* start(1, peers, options)
+        const two = yield* start(2, peers, options)
+        const big: Message = {
+          _tag: "InstallSnapshot",
+          term: 1,
+          snapshot: { index: 9, term: 1, size: 8192 },
+          offset: 0,
+          data: new Uint8Array(8192),
+          done: true
+        }
+        yield* one.send({ from: 1, to: 2, message: ping(1) })
+        yield* one.send({ from: 1, to: 2, message: big })
+        yield* one.send({ from: 1, to: 2, message: ping(2) })
+        const got = yield* collect(two.incoming, 2)
+        assert.deepStrictEqual(
+          got.map((e) => e.message),
+          [ping(1), ping(2)]
+        )
+        const stats = yield* one.stats
+        assert.strictEqual(stats.rejected.oversized, 1)
+        assert.strictEqual(stats.sent, 2)
+        assert.isTrue(logs.some((l) => l.includes("unencodable") && l.includes("4096")))
+      })
+    )
+  )
+
   it.live("a peer that writes on our outbound connection is hung up on and redialed", () =>
     withLogs((logs) =>
       Effect.gen(function* () {
