@@ -37,6 +37,8 @@ export interface TcpTransportOptions {
   readonly maxQueuedFrames?: number
   /** Capacity of `incoming`; when full, readers wait (TCP backpressure). Default 4096. */
   readonly maxIncomingFrames?: number
+  /** Inbound connections served at once; further ones are closed on arrival. Default 64. */
+  readonly maxInboundConnections?: number
   /** Most frames written per socket write. Default 256. */
   readonly maxBatchFrames?: number
   /** Redial delay bounds: exponential from `min` to `max`, with jitter. Default 50 ms .. 2 s. */
@@ -92,11 +94,12 @@ export const makeTcp = (
     const maxQueuedFrames = options.maxQueuedFrames ?? 4096
     const maxIncomingFrames = options.maxIncomingFrames ?? 4096
     const maxBatchFrames = options.maxBatchFrames ?? 256
+    const maxConnections = options.maxInboundConnections ?? 64
     if (!positiveInt(maxFrameBytes) || maxFrameBytes > MAX_LENGTH_PREFIX - LENGTH_PREFIX_BYTES) {
       return yield* invalid(`maxFrameBytes ${maxFrameBytes} out of range`)
     }
-    if (![maxQueuedFrames, maxIncomingFrames, maxBatchFrames].every(positiveInt)) {
-      return yield* invalid("queue and batch sizes must be positive integers")
+    if (![maxQueuedFrames, maxIncomingFrames, maxBatchFrames, maxConnections].every(positiveInt)) {
+      return yield* invalid("queue, batch and connection limits must be positive integers")
     }
     const reconnectMinMillis = Duration.toMillis(options.reconnect?.min ?? 50)
     const reconnectMaxMillis = Duration.toMillis(options.reconnect?.max ?? 2000)
@@ -115,7 +118,9 @@ export const makeTcp = (
     const address: PeerAddress = { host: own.host, port: "port" in bound ? bound.port : own.port }
     const senders = new Set([...peers.keys()].filter((id) => id !== self))
     yield* Effect.forkScoped(
-      server.run(serveConnection({ clusterId, self, senders, maxFrameBytes, incoming, counters }))
+      server.run(
+        serveConnection({ clusterId, self, senders, maxFrameBytes, maxConnections, incoming, counters })
+      )
     )
 
     const links = new Map<NodeId, PeerLink>()

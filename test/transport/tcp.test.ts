@@ -137,6 +137,35 @@ describe("TCP transport: hostile and misdirected input", () => {
     )
   )
 
+  it.live("connections beyond the limit are closed on arrival", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers, { maxInboundConnections: 2 })
+        const a = yield* rawConnect(one.address.port)
+        const b = yield* rawConnect(one.address.port)
+        assert.isFalse(yield* a.closedWithin(50))
+        const c = yield* rawConnect(one.address.port)
+        assert.isTrue(yield* c.closedWithin(5000))
+        assert.isTrue(logs.some((l) => l.includes("2 already open")))
+        yield* a.destroy
+        // Once a slot is free, a new connection is served again (eventually: the close must land).
+        yield* eventually(
+          Effect.gen(function* () {
+            const d = yield* Effect.orDie(rawConnect(one.address.port))
+            const closed = yield* d.closedWithin(100)
+            if (closed) return false
+            yield* d.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 1, message: ping(9) }))
+            return true
+          }),
+          "a free connection slot"
+        )
+        assert.deepStrictEqual(yield* collect(one.incoming, 1), [{ from: 2, to: 1, message: ping(9) }])
+        assert.isFalse(yield* b.closedWithin(10))
+      })
+    )
+  )
+
   it.live("a connection whose sender changes is closed", () =>
     withLogs(() =>
       Effect.gen(function* () {
