@@ -88,6 +88,23 @@ describe("linearizable histories", () => {
     expectOk([op(1, "k", get, 0, 5, found("a", 1)), op(2, "k", put("a"), 5, 9, written(1))])
   })
 
+  it("lets an overwrite that only touches a read's writer or the read itself come outside them", () => {
+    // The delete starts the instant the put returns: it may come first.
+    expectOk([
+      op(1, "k", put("z"), 0, 1, written(1)),
+      op(1, "k", put("a"), 2, 4, written(1)),
+      op(2, "k", del(), 4, 6, deleted(true)),
+      op(3, "k", get, 7, 8, found("a", 1))
+    ])
+    // The delete returns the instant the get starts: it may come after it.
+    expectOk([
+      op(1, "k", put("z"), 0, 1, written(1)),
+      op(1, "k", put("a"), 2, 3, written(2)),
+      op(2, "k", del(), 4, 6, deleted(true)),
+      op(3, "k", get, 6, 8, found("a", 2))
+    ])
+  })
+
   it("checks keys independently", () => {
     expectOk([
       op(1, "x", put("a"), 0, 1, written(1)),

@@ -34,6 +34,7 @@ export const checkHistory = (
     steps: options.maxSteps ?? Infinity
   }
   const unknown: Array<string> = []
+  const unknownSizes: Array<string> = []
   for (const [key, indices] of partition(history)) {
     const n = indices.length
     const call = new Float64Array(n)
@@ -59,17 +60,19 @@ export const checkHistory = (
       })
       return { ok: false, status: "violation", key, explanation }
     }
-    if (outcome._tag === "OutOfBudget") unknown.push(key)
+    if (outcome._tag === "OutOfBudget") {
+      unknown.push(key)
+      unknownSizes.push(`${JSON.stringify(key)} (${n} ops)`)
+    }
   }
   if (unknown.length === 0) return { ok: true, status: "linearizable" }
-  const sizes = unknown.slice(0, 10).map((k) => JSON.stringify(k))
   return {
     ok: false,
     status: "unknown",
     keys: unknown,
-    explanation: `search budget exhausted on ${unknown.length} key(s) (${sizes.join(", ")}${
+    explanation: `search budget exhausted on ${unknown.length} key(s): ${unknownSizes.slice(0, 10).join(", ")}${
       unknown.length > 10 ? ", ..." : ""
-    }); no violation found elsewhere`
+    }; no violation found on the other keys. Raise timeoutMs/maxSteps, or record fewer concurrent ops per key.`
   }
 }
 

@@ -34,8 +34,9 @@ export type Result =
  * `call` and `ret` are times on one clock shared by all clients (any unit). An operation whose
  * outcome is unknown (a client timeout: a write may or may not have happened, possibly later)
  * has `result: undefined`; its `ret` is then ignored and it may take effect at any point after
- * `call`, or never. Operations that definitely failed without effect (e.g. rejected for size)
- * should be left out of the history.
+ * `call`, or never. A result with `ret: undefined` means a known outcome at an unknown time (it
+ * must be linearized, at any point after `call`). Operations that definitely failed without
+ * effect (e.g. rejected for size) should be left out of the history.
  */
 export interface HistoryRecord {
   readonly clientId: number
