@@ -5,13 +5,15 @@
  * and backtracks at the first return event of an op not yet linearized. Configurations (set of
  * linearized ops, model state) already explored are never explored again.
  *
- * Two additions:
+ * Additions:
  * - Ops whose outcome is unknown have no return event and need not be linearized: the search
  *   succeeds once every op with an observed result is linearized.
  * - An op that changed nothing (a get, a VersionMismatch, a delete of an absent key) and can go
  *   next is taken without branching: moving it earlier in any solution keeps it a solution, so if
  *   it leads nowhere, neither does its configuration. This avoids trying every subset of a batch
  *   of concurrent reads.
+ * - A move that would overwrite a state some get still has to read, when nothing left could
+ *   recreate it, is not made (`readers.ts`): wrong orders die at once instead of much later.
  *
  * @module
  */
