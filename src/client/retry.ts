@@ -1,0 +1,146 @@
+/**
+ * The retry loop every call goes through: send to the node the router names, and on a retryable
+ * answer update the router and try again after a backoff. It never gives up by itself: each
+ * call runs under its deadline (KvClient), whose expiry is the caller's `Timeout`.
+ *
+ * What is retried (see the retry guide in src/kv/protocol.ts):
+ * - NotLeader, ReadNotConfirmed, LeadershipLost: follow the leader hint (at once, the first time
+ *   in a row), or move to the next endpoint after a backoff when there is none;
+ * - Busy: the same node, after a backoff;
+ * - a lost or refused connection, or a call the node dropped (interrupted as it shut down): the
+ *   next endpoint, after a backoff.
+ * The attempt is rebuilt from the same inputs each time, so a write keeps its (session, seq).
+ */
+import { Cause, Effect, Exit, Random, Result } from "effect"
+import { RpcClientError } from "effect/rpc"
+import type { Busy, LeadershipLost, NotLeader, ReadNotConfirmed } from "../kv/protocol.ts"
+import { backoffDelay } from "./backoff.ts"
+import type { ConnectionPool, KvRpcClient } from "./connections.ts"
+import { NodeUnreachable } from "./errors.ts"
+import type { Operation, ResolvedOptions } from "./options.ts"
+import type { Router } from "./router.ts"
+
+/** Answers that only mean "not here, not now". */
+export type Retryable = NotLeader | Busy | LeadershipLost | ReadNotConfirmed
+
+const retryableTags: ReadonlySet<string> = new Set([
+  "NotLeader",
+  "Busy",
+  "LeadershipLost",
+  "ReadNotConfirmed"
+])
+
+const tagOf = (u: unknown): string | undefined => {
+  const tag = (u as { readonly _tag?: unknown } | null)?._tag
+  return typeof tag === "string" ? tag : undefined
+}
+
+export const isRetryable = (u: unknown): u is Retryable => retryableTags.has(tagOf(u) ?? "")
+
+export interface Caller {
+  readonly options: ResolvedOptions
+  readonly router: Router
+  readonly pool: ConnectionPool
+}
+
+export interface RetryingOptions {
+  /** Only the leader can answer (writes, linearizable reads): a success confirms the leader. */
+  readonly leaderOnly: boolean
+  /** Told when a failed attempt may nevertheless have reached the log (connection lost after
+   * sending, LeadershipLost): a write's outcome then depends on its retries. */
+  readonly onUncertain?: () => void
+}
+
+export interface Answer<A> {
+  readonly value: A
+  readonly endpoint: string
+}
+
+/** One line about a failed attempt, for {@link RetryEvent}. */
+export const describeAttemptError = (error: unknown): string => {
+  if (error instanceof NodeUnreachable) return error.message
+  if (error instanceof RpcClientError.RpcClientError) {
+    // The socket errors' own messages are generic ("An error occurred during Open"): add the cause.
+    const cause = (error.reason as { readonly cause?: unknown }).cause
+    return cause instanceof Error ? `${error.reason._tag}: ${cause.message}` : error.message
+  }
+  const hint = (error as { readonly leaderHint?: unknown }).leaderHint
+  switch (tagOf(error)) {
+    case "NotLeader":
+      return `not the leader${typeof hint === "string" ? ` (leader: ${hint})` : " (leader unknown)"}`
+    case "LeadershipLost":
+      return "leadership lost before the write committed"
+    case "ReadNotConfirmed":
+      return `read not confirmed (${(error as ReadNotConfirmed).reason})`
+    case "Busy":
+      return "leader busy"
+    default:
+      return String(error)
+  }
+}
+
+/** May a failed connection have carried the request? Not when it never opened. */
+const maybeSent = (error: RpcClientError.RpcClientError | NodeUnreachable): boolean =>
+  error instanceof RpcClientError.RpcClientError && error.reason._tag !== "SocketOpenError"
+
+export const retrying = <A, E>(
+  caller: Caller,
+  operation: Operation,
+  attempt: (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
+  options: RetryingOptions
+): Effect.Effect<Answer<A>, Exclude<E, Retryable>> =>
+  Effect.gen(function* () {
+    const { router } = caller
+    let retries = 0
+    let lastWasImmediate = false
+    while (true) {
+      const endpoint = router.target()
+      const exit = yield* Effect.exit(caller.pool.get(endpoint).pipe(Effect.flatMap(attempt)))
+      if (Exit.isSuccess(exit)) {
+        if (options.leaderOnly) router.confirmed(endpoint)
+        return { value: exit.value, endpoint }
+      }
+      const found = Cause.findError(exit.cause)
+      let error: unknown
+      let immediate = false
+      if (Result.isFailure(found)) {
+        // No typed error. Our own interruption never shows here (it stops this fiber), so an
+        // interrupt is the node's: it dropped the call while shutting down. Anything else is a defect.
+        if (!Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(found.failure)
+        error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
+        options.onUncertain?.()
+        router.skip(endpoint)
+      } else if (
+        found.success instanceof RpcClientError.RpcClientError ||
+        found.success instanceof NodeUnreachable
+      ) {
+        error = found.success
+        if (maybeSent(found.success)) options.onUncertain?.()
+        router.skip(endpoint)
+      } else if (isRetryable(found.success)) {
+        error = found.success
+        if (found.success._tag === "LeadershipLost") options.onUncertain?.()
+        if (found.success._tag !== "Busy") immediate = router.redirected(endpoint, found.success.leaderHint)
+      } else {
+        return yield* Effect.fail(found.success as Exclude<E, Retryable>)
+      }
+      retries++
+      const { baseDelayMs, maxDelayMs, onRetry } = caller.options
+      // One immediate redirect in a row: two nodes naming each other must not spin.
+      const delayMs: number =
+        immediate && !lastWasImmediate
+          ? 0
+          : backoffDelay(retries, baseDelayMs, maxDelayMs, yield* Random.next)
+      lastWasImmediate = delayMs === 0
+      onRetry?.({
+        operation,
+        endpoint,
+        attempt: retries,
+        error: tagOf(error) ?? "Error",
+        detail: describeAttemptError(error),
+        next: router.target(),
+        delayMs
+      })
+      if (delayMs > 0) yield* Effect.sleep(delayMs)
+    }
+  })
