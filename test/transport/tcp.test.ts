@@ -8,10 +8,10 @@ import fc from "fast-check"
 import * as Net from "node:net"
 import { describe } from "vitest"
 import type { AppendEntries, Message, NodeId } from "../../src/core/types.ts"
-import { encodeFrame, FORMAT_VERSION, writeLengthPrefix } from "../../src/transport/codec.ts"
+import { encodeFrame, writeLengthPrefix } from "../../src/transport/codec.ts"
 import type { WireFrame } from "../../src/transport/schema.ts"
 import { makeTcp, type PeerAddress, type TcpTransportOptions } from "../../src/transport/tcp.ts"
-import * as Arb from "./arbitraries.ts"
+import { attack, attackBytes } from "./attacks.ts"
 import { captureLogs, collect, eventually, freePort, numbered, rawConnect } from "./helpers.ts"
 
 const CLUSTER = "tcp-test"
@@ -182,83 +182,6 @@ describe("TCP transport: hostile and misdirected input", () => {
   )
 })
 
-/** What one hostile connection sends. */
-type Attack =
-  | { readonly kind: "garbage"; readonly bytes: Uint8Array }
-  | { readonly kind: "framed-garbage"; readonly versioned: boolean; readonly bytes: Uint8Array }
-  | { readonly kind: "mutated"; readonly frame: WireFrame; readonly flips: ReadonlyArray<[number, number]> }
-  | { readonly kind: "huge-prefix"; readonly frame: WireFrame; readonly length: number }
-  | { readonly kind: "truncated"; readonly frame: WireFrame; readonly keep: number }
-  | { readonly kind: "valid-then-garbage"; readonly frame: WireFrame; readonly bytes: Uint8Array }
-
-const hostileFrame = fc.record({
-  clusterId: fc.constantFrom(CLUSTER, CLUSTER, "other"),
-  from: fc.constantFrom(2, 3, 42),
-  to: fc.constantFrom(1, 1, 5),
-  message: Arb.message
-})
-
-const attack: fc.Arbitrary<Attack> = fc.oneof(
-  fc.record({ kind: fc.constant("garbage" as const), bytes: fc.uint8Array({ maxLength: 2000 }) }),
-  fc.record({
-    kind: fc.constant("framed-garbage" as const),
-    versioned: fc.boolean(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 2000 })
-  }),
-  fc.record({
-    kind: fc.constant("mutated" as const),
-    frame: hostileFrame,
-    flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })
-  }),
-  fc.record({
-    kind: fc.constant("huge-prefix" as const),
-    frame: hostileFrame,
-    length: fc.integer({ min: 1 << 16, max: 0xffff_ffff })
-  }),
-  fc.record({ kind: fc.constant("truncated" as const), frame: hostileFrame, keep: fc.nat() }),
-  fc.record({
-    kind: fc.constant("valid-then-garbage" as const),
-    frame: hostileFrame,
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 300 })
-  })
-)
-
-const attackBytes = (a: Attack): Uint8Array => {
-  switch (a.kind) {
-    case "garbage":
-      return a.bytes
-    case "framed-garbage": {
-      // A well-framed body of noise, so the decoder (not just the framer) gets exercised.
-      const out = new Uint8Array(4 + a.bytes.length)
-      writeLengthPrefix(out, a.bytes.length)
-      out.set(a.bytes, 4)
-      if (a.versioned) out[4] = FORMAT_VERSION
-      return out
-    }
-    case "mutated": {
-      const bytes = frameBytes(a.frame).slice()
-      for (const [at, xor] of a.flips) bytes[at % bytes.length]! ^= xor
-      return bytes
-    }
-    case "huge-prefix": {
-      const bytes = frameBytes(a.frame).slice()
-      writeLengthPrefix(bytes, a.length)
-      return bytes
-    }
-    case "truncated": {
-      const bytes = frameBytes(a.frame)
-      return bytes.subarray(0, a.keep % bytes.length)
-    }
-    case "valid-then-garbage": {
-      const frame = frameBytes(a.frame)
-      const out = new Uint8Array(frame.length + a.bytes.length)
-      out.set(frame)
-      out.set(a.bytes, frame.length)
-      return out
-    }
-  }
-}
-
 describe("TCP transport: fuzz", () => {
   it.live(
     "survives hundreds of random and mutated frames, then still delivers a proper peer's messages",
@@ -267,7 +190,7 @@ describe("TCP transport: fuzz", () => {
         Effect.gen(function* () {
           const peers = yield* peersOf([1, 2, 3])
           const one = yield* start(1, peers, { maxFrameBytes: 64 * 1024 })
-          const attacks = fc.sample(attack, { numRuns: 400, seed: 20261126 })
+          const attacks = fc.sample(attack(CLUSTER), { numRuns: 400, seed: 20261126 })
           yield* Effect.forEach(
             attacks,
             (a) =>
