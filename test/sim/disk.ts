@@ -121,8 +121,12 @@ export class Disk {
     if (snap === undefined || snap.meta.index < upTo) {
       return `CompactLog up to ${upTo} but the durable snapshot ends at ${snap?.meta.index ?? 0}`
     }
-    if (upTo >= this.lastIndex()) {
-      this.resetLog(upTo, upTo === snap.meta.index ? snap.meta.term : (this.termAt(upTo) ?? UNKNOWN_TERM))
+    if (upTo === snap.meta.index && this.termAt(upTo) !== snap.meta.term) {
+      // The durable log is behind the snapshot, or holds a stale entry there (a pending write will
+      // replace it): what follows does not chain to the snapshot.
+      this.resetLog(upTo, snap.meta.term)
+    } else if (upTo >= this.lastIndex()) {
+      this.resetLog(upTo, this.termAt(upTo) ?? UNKNOWN_TERM)
     } else {
       this.dropThrough(upTo, this.termAt(upTo)!)
     }

@@ -1,4 +1,12 @@
-import { type Entry, type Message, type NodeId, type RaftLog, type Role, Log } from "../../src/core/index.ts"
+import {
+  type Entry,
+  Log,
+  type Message,
+  NONE,
+  type NodeId,
+  type RaftLog,
+  type Role
+} from "../../src/core/index.ts"
 import type { Disk } from "./disk.ts"
 import { sameBytes } from "./hash.ts"
 
@@ -25,12 +33,38 @@ export const Invariant = {
   leaderCompleteness: "Leader Completeness",
   stateMachineSafety: "State Machine Safety",
   commitMonotonic: "Commit index monotonic",
+  leaderCommitRule: "Leader commits by counting only entries of its term",
   durability: "Durability",
   linearizableRead: "Linearizable read",
   liveness: "Liveness",
   runtimeContract: "Runtime contract",
   corePanic: "Core threw"
 } as const
+
+/**
+ * Does sending `m` commit the sender to its term, so that forgetting the term in a crash could
+ * break a promise? A candidate's RequestVote (its own vote), a granted vote, a leader's messages,
+ * and acknowledgements of entries or snapshot bytes do. A PreVote (nobody adopts its term), a
+ * refused vote, a rejected append, a forwarded read or a failed read index only tell the receiver that a newer term
+ * exists, which stays true whatever the sender remembers; the paper's "persist before responding"
+ * is not needed for those, so the core may send them before the new term is durable.
+ */
+export const bindsTerm = (m: Message): boolean => {
+  switch (m._tag) {
+    case "RequestVote":
+      return !m.preVote
+    case "RequestVoteResponse":
+      return m.granted && !m.preVote
+    case "AppendEntriesResponse":
+      return m.success
+    case "ReadIndexRequest":
+      return false
+    case "ReadIndexResponse":
+      return m.index !== NONE
+    default:
+      return true
+  }
+}
 
 /** Keys of the (index, term) table: exact while terms stay below 2^21 and indices below 2^32. */
 const TERM_SPACE = 2097152
@@ -41,7 +75,8 @@ interface NodeRecord {
   commit: number
   role: Role
   term: number
-  /** Highest term this node put on the wire (PreVote messages excluded: nobody adopts them). */
+  /** Highest term this node put on the wire in a message that others may rely on (see
+   * `bindsTerm`). */
   maxSentTerm: number
   /** Votes this node sent, by term (over all incarnations). */
   votes: Map<number, NodeId>
@@ -65,10 +100,12 @@ interface ReadRecord {
  *   (checked when a leader appears, and for current leaders when a new commit becomes known).
  * - State Machine Safety: one entry committed per index, and every node that applies an index has
  *   the same running hash of the whole applied prefix there.
- * - Commit index never decreases within one incarnation; applied <= commit.
+ * - Commit index never decreases within one incarnation; applied <= commit; a leader moves its
+ *   commit index only onto an entry of its own term (paper Figure 2 and 5.4.2: earlier entries are
+ *   committed only indirectly, the Figure 8 hazard).
  * - Durability: a vote / append acknowledgement / snapshot acknowledgement leaves only when the
- *   disk holds what it reports; a restarted node never has an older term or another vote than
- *   it sent.
+ *   disk holds what it reports; a restarted node never has an older term than it bound itself to
+ *   in a message (`bindsTerm`), nor another vote than it sent.
  * - Reads: served at an index >= every commit known when issued, once applied through it.
  *
  * The first violation is kept in `violation`; the simulator stops the run there.
@@ -110,7 +147,7 @@ export class Checker {
     if (s.term < r.maxSentTerm) {
       this.fail(
         Invariant.durability,
-        `n${id} restarted in term ${s.term} but had sent messages of term ${r.maxSentTerm}`
+        `n${id} restarted in term ${s.term} but had sent a vote, leader message or acknowledgement of term ${r.maxSentTerm}`
       )
     }
     const voted = r.votes.get(s.term)
@@ -143,6 +180,15 @@ export class Checker {
         `n${id} commit index went from ${r.commit} back to ${s.commitIndex}`
       )
     } else if (s.commitIndex > r.commit) {
+      if (s.role === "leader" && r.role === "leader" && r.term === s.term) {
+        const t = Log.termAt(s.log, s.commitIndex)
+        if (t !== s.term) {
+          this.fail(
+            Invariant.leaderCommitRule,
+            `n${id}, leader of term ${s.term}, advanced its commit index to ${s.commitIndex}, an entry of term ${t}`
+          )
+        }
+      }
       this.checkCommits(id, s, r.commit)
     }
     if (s.appliedIndex > s.commitIndex) {
@@ -186,11 +232,12 @@ export class Checker {
     const last = Log.lastIndex(cur)
     let from = cur.prevIndex + 1
     if (old !== undefined) {
-      // Entries this node held before, as the same objects, are already checked: find where the
-      // new log starts to differ (appends and truncations touch only the tail).
+      // What this node held before is already checked: find where its log starts to differ
+      // (appends and truncations touch only the tail). A node never replaces an entry with one of
+      // the same term (it truncates only on a term conflict, paper 5.3), so terms tell.
       const lo = Math.max(old.prevIndex, cur.prevIndex)
       let i = Math.min(Log.lastIndex(old), last)
-      while (i > lo && Log.entryAt(old, i) !== Log.entryAt(cur, i)) i--
+      while (i > lo && Log.termAt(old, i) !== Log.termAt(cur, i)) i--
       from = Math.max(from, i + 1)
     }
     let prevTerm = Log.termAt(cur, from - 1)!
@@ -305,8 +352,7 @@ export class Checker {
   /** A message of node `id` is leaving for the network now; `disk` is its durable state. */
   sent(id: NodeId, to: NodeId, m: Message, disk: Disk): void {
     const r = this.record(id)
-    const preVote = (m._tag === "RequestVote" || m._tag === "RequestVoteResponse") && m.preVote
-    if (!preVote && m.term > r.maxSentTerm) r.maxSentTerm = m.term
+    if (bindsTerm(m) && m.term > r.maxSentTerm) r.maxSentTerm = m.term
     const hs = disk.hardState
     switch (m._tag) {
       case "RequestVote":

@@ -8,7 +8,7 @@ import { type Injection, injections, type SimOptions } from "./options.ts"
 import { runSeed, emptyStats, type SimResult, type SimStats } from "./simulator.ts"
 
 const usage = `usage: npm run sim -- [--seeds N] [--start S0] [--seed S] [--nodes 3|5|7] [--verbose]
-       [--safety-ms MS] [--liveness-ms MS] [--inject ${injections.join("|")}] [--max-reports N]`
+       [--safety-ms MS] [--liveness-ms MS] [--inject ${injections.join("|")}] [--max-reports N] [--stop]`
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     "liveness-ms": { type: "string" },
     inject: { type: "string", multiple: true },
     "max-reports": { type: "string" },
+    stop: { type: "boolean", default: false },
     help: { type: "boolean", default: false }
   }
 })
@@ -88,6 +89,7 @@ const report = (r: SimResult): void => {
 
 const totals: SimStats = emptyStats()
 let violations = 0
+let ran = seeds.length
 const began = performance.now()
 for (const seed of seeds) {
   const r = runSeed({ ...base, seed })
@@ -95,6 +97,10 @@ for (const seed of seeds) {
   if (r.violation !== undefined) {
     violations++
     if (violations <= maxReports) report(r)
+    if (values.stop) {
+      ran = seeds.indexOf(seed) + 1
+      break
+    }
   }
   if (replay) {
     process.stdout.write(`seed ${seed}: ${r.nodes} nodes, trace hash ${r.traceHash.toString(16)}\n`)
@@ -103,9 +109,10 @@ for (const seed of seeds) {
 const seconds = (performance.now() - began) / 1000
 process.stdout.write(
   `${JSON.stringify({
-    seeds: seeds.length,
+    seeds: ran,
     violations,
-    seedsPerSecond: Math.round((seeds.length / seconds) * 100) / 100,
+    seedsPerSecond: Math.round((ran / seconds) * 100) / 100,
+    seconds: Math.round(seconds * 100) / 100,
     ...totals
   })}\n`
 )

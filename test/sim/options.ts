@@ -25,6 +25,8 @@ export interface SimOptions {
   readonly faultEveryMs: number
   readonly snapshotEveryMs: number
   readonly transferEveryMs: number
+  /** Probability that a new leader is crashed or isolated within its first 40 ms. */
+  readonly leaderFaultChance: number
   /** Abort the run (as a liveness failure) beyond this many core steps. */
   readonly maxSteps: number
   readonly inject: ReadonlyArray<Injection>
@@ -37,13 +39,14 @@ export interface SimOptions {
 export const defaultOptions: SimOptions = {
   seed: 1,
   nodes: 3,
-  safetyMs: 4000,
+  safetyMs: 10000,
   livenessMs: 10000,
   proposeEveryMs: 20,
   readEveryMs: 40,
   faultEveryMs: 300,
   snapshotEveryMs: 300,
   transferEveryMs: 1200,
+  leaderFaultChance: 0.25,
   maxSteps: 2_000_000,
   inject: [],
   traceTail: 40,

@@ -31,6 +31,7 @@ const SNAPSHOT_TRIGGER = FIRST_WORKLOAD_KIND + 6
 const SNAPSHOT_SAVED = FIRST_WORKLOAD_KIND + 7
 const END_SAFETY = FIRST_WORKLOAD_KIND + 8
 const LIVENESS = FIRST_WORKLOAD_KIND + 9
+const LEADER_FAULT = FIRST_WORKLOAD_KIND + 10
 
 /** A state machine snapshot being written to disk. */
 interface PendingSnapshot {
@@ -57,6 +58,8 @@ class Simulation extends Cluster {
   private finished = false
   private healAt = 0
   private partitionGen = 0
+  /** The term each node was last seen leading (to notice new leaders). */
+  private readonly leaderTerm: number[] = []
 
   private nextProposalId = 1
   private nextReadId = 1
@@ -126,18 +129,50 @@ class Simulation extends Cluster {
         return this.onEndSafety()
       case LIVENESS:
         return this.onLiveness()
+      case LEADER_FAULT:
+        return this.onLeaderFault(ev)
     }
   }
 
   protected override afterNodeStep(n: SimNode): void {
     super.afterNodeStep(n)
-    const t = this.transfer
     const s = n.state
-    if (t === undefined || s === undefined || s.role !== "leader") return
+    if (s === undefined || s.role !== "leader") return
+    if (this.leaderTerm[n.id] !== s.term) {
+      this.leaderTerm[n.id] = s.term
+      this.onNewLeader(n)
+    }
+    const t = this.transfer
+    if (t === undefined) return
     if (this.now > t.deadline) this.transfer = undefined
     else if (n.id === t.to && s.term > t.term) {
       this.stats.transfers++
       this.transfer = undefined
+    }
+  }
+
+  /**
+   * A new leader is the most fragile moment: it may hold entries of earlier terms that it has not
+   * committed yet (paper Figure 8). Now and then strike it right away, before its first entries
+   * reach everyone.
+   */
+  private onNewLeader(n: SimNode): void {
+    if (this.phase !== "safety" || !this.faultRng.chance(this.opts.leaderFaultChance)) return
+    this.at(this.now + this.faultRng.range(0.5, 40), LEADER_FAULT, n.id, n.inc)
+  }
+
+  private onLeaderFault(ev: SimEvent): void {
+    const n = this.node(ev.node)
+    if (this.phase !== "safety" || !n.up || n.inc !== ev.inc) return
+    if (this.faultRng.chance(0.5)) {
+      this.crashFor(n, this.faultRng.range(5, 600))
+    } else {
+      this.network.healAll()
+      this.network.splitSymmetric(new Set([n.id]))
+      this.stats.partitions++
+      this.partitionGen++
+      this.note(n.id, "partition: isolate the new leader")
+      this.at(this.now + this.faultRng.range(50, 800), HEAL, 0, this.partitionGen)
     }
   }
 
@@ -297,9 +332,12 @@ class Simulation extends Cluster {
     // The leader now and then: that is where the interesting races are.
     const leader = this.currentLeader()
     const n = leader !== undefined && rng.chance(0.3) ? leader : rng.pick(up)
-    this.crash(n)
     // Mostly short outages; some long ones leave a follower far behind (InstallSnapshot).
-    const down = rng.chance(0.25) ? rng.range(800, 2500) : rng.range(5, 400)
+    this.crashFor(n, rng.chance(0.25) ? rng.range(800, 2500) : rng.range(5, 400))
+  }
+
+  private crashFor(n: SimNode, down: number): void {
+    this.crash(n)
     this.note(n.id, `crash (down ${down.toFixed(0)} ms)`)
     this.at(this.now + down, RESTART, n.id, n.inc)
   }
