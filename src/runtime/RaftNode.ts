@@ -185,6 +185,9 @@ export const make = (
           case "RestoreSnapshot": {
             const started = mark()
             yield* sm.restore(cmd.snapshot, store.openSnapshot(cmd.snapshot))
+            yield* Effect.logInfo(
+              `raft: state machine restored from the snapshot at index ${cmd.snapshot.index} (term ${cmd.snapshot.term}, ${cmd.snapshot.size} bytes)`
+            )
             logBytesSinceSnapshot = 0
             // Proposals the snapshot covers may or may not be in it: their outcome is unknown here.
             for (const [index, w] of waiters) {
