@@ -14,6 +14,7 @@
  */
 import { Exit, Result, Schema } from "effect"
 import { SchemaBinary } from "effect/encoding"
+import type { Message } from "../core/types.ts"
 import { WireFrame } from "./schema.ts"
 
 /** The wire format this build speaks. Bump on any incompatible change of {@link WireFrame}. */
@@ -161,6 +162,27 @@ export const decodeFrame = (frame: Uint8Array): Result.Result<WireFrame, FrameDe
     )
   }
   return decodeBody(frame.subarray(LENGTH_PREFIX_BYTES))
+}
+
+/**
+ * A cheap upper-bound-ish estimate of a message's frame size, without encoding it: what queues
+ * use to bound their memory in bytes (payload bytes dominate; the rest is a small allowance).
+ */
+export const estimateFrameBytes = (message: Message): number => {
+  switch (message._tag) {
+    case "AppendEntries": {
+      let bytes = 96
+      for (const entry of message.entries) bytes += entry.data.length + 24
+      return bytes
+    }
+    case "InstallSnapshot":
+      return 128 + message.data.length
+    case "ReadIndexRequest":
+    case "ReadIndexResponse":
+      return 96 + 10 * message.ids.length
+    default:
+      return 96
+  }
 }
 
 /** Writes `length` as a 4-byte big-endian prefix at the start of `out`. */

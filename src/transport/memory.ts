@@ -154,7 +154,7 @@ export const makeMemory = (options: MemoryTransportOptions) =>
       send,
       incoming,
       // Nothing waits in the memory network: delivery happens during `send`.
-      stats: Effect.sync(() => snapshot(counters, 0))
+      stats: Effect.sync(() => snapshot(counters, 0, 0))
     }
     return shape
   })

@@ -27,10 +27,11 @@ export const makeCounters = (): Counters => ({
 })
 
 /** An immutable copy of the counters, with the current outbound queue depth. */
-export const snapshot = (c: Counters, queued: number): TransportStats => ({
+export const snapshot = (c: Counters, queued: number, queuedBytes: number): TransportStats => ({
   rejected: { ...c.rejected },
   sent: c.sent,
   received: c.received,
   queued,
+  queuedBytes,
   connects: c.connects
 })

@@ -2,16 +2,18 @@
  * The write side of the TCP transport: one link per peer, made of a bounded queue and a fiber that
  * keeps one outbound connection to the peer's listed address, redialing with backoff.
  *
- * The queue is bounded and drops its oldest frame when full (counted as `queue-full`), so a dead
- * or slow peer costs at most `maxQueuedFrames` envelopes. The writer takes what is waiting as one
- * batch, encodes it into one buffer and writes that with a single socket write.
+ * The queue is bounded in frames and in (estimated) bytes and drops its oldest frames when either
+ * bound is exceeded (counted as `queue-full`), so a dead or slow peer costs at most
+ * `maxQueuedFrames` envelopes and about `maxQueuedBytes` of payload. The writer takes what is
+ * waiting as one batch, encodes it into one buffer and writes that with a single socket write
+ * (so at most one batch more is held by the socket while it waits for the peer to drain it).
  */
 import { NodeSocket } from "@effect/platform-node"
 import { Cause, Clock, Effect, Exit, Queue, Random } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type { Envelope, NodeId } from "../core/types.ts"
 import { backoffMillis } from "./backoff.ts"
-import { encodeFrames, type FrameEncodeError } from "./codec.ts"
+import { encodeFrames, estimateFrameBytes, type FrameEncodeError } from "./codec.ts"
 import type { Counters } from "./stats.ts"
 
 /** Where a node listens for its peers. */
@@ -27,6 +29,7 @@ export interface PeerLinkOptions {
   readonly address: PeerAddress
   readonly maxFrameBytes: number
   readonly maxQueuedFrames: number
+  readonly maxQueuedBytes: number
   readonly maxBatchFrames: number
   readonly reconnectMinMillis: number
   readonly reconnectMaxMillis: number
@@ -39,6 +42,14 @@ export interface PeerLink {
   readonly enqueue: (envelope: Envelope) => void
   /** Envelopes currently waiting. */
   readonly queued: () => number
+  /** Estimated bytes of the envelopes currently waiting. */
+  readonly queuedBytes: () => number
+}
+
+/** A waiting envelope and its estimated frame size (kept to keep the byte count exact). */
+interface Pending {
+  readonly envelope: Envelope
+  readonly bytes: number
 }
 
 /** The peer wrote on a connection that is ours to write only. */
@@ -63,12 +74,14 @@ const describe = (cause: Cause.Cause<unknown>): string => {
 export const makePeerLink = (options: PeerLinkOptions) =>
   Effect.gen(function* () {
     const { counters, address } = options
-    const queue = yield* Queue.sliding<Envelope>(options.maxQueuedFrames)
+    // Unbounded as a Queue; `enqueue` enforces both bounds by dropping from the head.
+    const queue = yield* Queue.unbounded<Pending>()
+    let queuedBytes = 0
     const target = `node ${options.peer} at ${address.host}:${address.port}`
 
     // The whole batch becomes one buffer and one socket write.
-    const encodeBatch = (batch: ReadonlyArray<Envelope>) => {
-      const frames = batch.map((envelope) => ({
+    const encodeBatch = (batch: ReadonlyArray<Pending>) => {
+      const frames = batch.map(({ envelope }) => ({
         clusterId: options.clusterId,
         from: options.self,
         to: options.peer,
@@ -105,6 +118,7 @@ export const makePeerLink = (options: PeerLinkOptions) =>
         const write = Effect.forever(
           Effect.gen(function* () {
             const batch = yield* Queue.takeBetween(queue, 1, options.maxBatchFrames)
+            for (const p of batch) queuedBytes -= p.bytes
             const encoded = encodeBatch(batch)
             yield* logDropped(encoded.failures)
             if (encoded.frames === 0) return
@@ -157,10 +171,22 @@ export const makePeerLink = (options: PeerLinkOptions) =>
 
     const link: PeerLink = {
       enqueue: (envelope) => {
-        if (Queue.sizeUnsafe(queue) >= options.maxQueuedFrames) counters.rejected["queue-full"]++
-        Queue.offerUnsafe(queue, envelope)
+        const bytes = estimateFrameBytes(envelope.message)
+        Queue.offerUnsafe(queue, { envelope, bytes })
+        queuedBytes += bytes
+        // Drop the oldest while over a bound (the newest frame always stays).
+        while (
+          Queue.sizeUnsafe(queue) > options.maxQueuedFrames ||
+          (queuedBytes > options.maxQueuedBytes && Queue.sizeUnsafe(queue) > 1)
+        ) {
+          const oldest = Queue.takeUnsafe(queue)
+          if (oldest === undefined || Exit.isFailure(oldest)) break
+          queuedBytes -= oldest.value.bytes
+          counters.rejected["queue-full"]++
+        }
       },
-      queued: () => Queue.sizeUnsafe(queue)
+      queued: () => Queue.sizeUnsafe(queue),
+      queuedBytes: () => queuedBytes
     }
     return link
   })

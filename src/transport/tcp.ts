@@ -35,6 +35,8 @@ export interface TcpTransportOptions {
   readonly maxFrameBytes?: number
   /** Envelopes waiting per peer before the oldest is dropped. Default 4096. */
   readonly maxQueuedFrames?: number
+  /** Estimated payload bytes waiting per peer before the oldest is dropped. Default 64 MiB. */
+  readonly maxQueuedBytes?: number
   /** Capacity of `incoming`; when full, readers wait (TCP backpressure). Default 4096. */
   readonly maxIncomingFrames?: number
   /** Inbound connections served at once; further ones are closed on arrival. Default 64. */
@@ -92,13 +94,16 @@ export const makeTcp = (
     if (clusterId.length === 0) return yield* invalid("empty cluster id")
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     const maxQueuedFrames = options.maxQueuedFrames ?? 4096
+    const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024
     const maxIncomingFrames = options.maxIncomingFrames ?? 4096
     const maxBatchFrames = options.maxBatchFrames ?? 256
     const maxConnections = options.maxInboundConnections ?? 64
     if (!positiveInt(maxFrameBytes) || maxFrameBytes > MAX_LENGTH_PREFIX - LENGTH_PREFIX_BYTES) {
       return yield* invalid(`maxFrameBytes ${maxFrameBytes} out of range`)
     }
-    if (![maxQueuedFrames, maxIncomingFrames, maxBatchFrames, maxConnections].every(positiveInt)) {
+    if (
+      ![maxQueuedFrames, maxQueuedBytes, maxIncomingFrames, maxBatchFrames, maxConnections].every(positiveInt)
+    ) {
       return yield* invalid("queue, batch and connection limits must be positive integers")
     }
     const reconnectMinMillis = Duration.toMillis(options.reconnect?.min ?? 50)
@@ -133,6 +138,7 @@ export const makeTcp = (
         address: peerAddress,
         maxFrameBytes,
         maxQueuedFrames,
+        maxQueuedBytes,
         maxBatchFrames,
         reconnectMinMillis,
         reconnectMaxMillis,
@@ -142,11 +148,15 @@ export const makeTcp = (
       links.set(peer, link)
     }
 
-    const queued = () => {
-      let n = 0
-      for (const link of links.values()) n += link.queued()
-      return n
-    }
+    const stats = Effect.sync(() => {
+      let queued = 0
+      let queuedBytes = 0
+      for (const link of links.values()) {
+        queued += link.queued()
+        queuedBytes += link.queuedBytes()
+      }
+      return snapshot(counters, queued, queuedBytes)
+    })
 
     const transport: TcpTransport = {
       self,
@@ -158,7 +168,7 @@ export const makeTcp = (
           else link.enqueue(envelope)
         }),
       incoming,
-      stats: Effect.sync(() => snapshot(counters, queued()))
+      stats
     }
     return transport
   })

@@ -55,6 +55,8 @@ export interface TransportStats {
   readonly received: number
   /** Frames currently waiting in outbound queues, all peers together (bounded). */
   readonly queued: number
+  /** Estimated bytes of those frames (bounded). */
+  readonly queuedBytes: number
   /** Outbound connections established so far (TCP; the memory layer reports 0). */
   readonly connects: number
 }

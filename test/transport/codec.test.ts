@@ -8,6 +8,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeFrames,
+  estimateFrameBytes,
   FORMAT_VERSION,
   type FrameDecodeError,
   LENGTH_PREFIX_BYTES,
@@ -424,6 +425,18 @@ describe("frame codec: encoding side", () => {
         expect(Array.from(batch.bytes)).toStrictEqual(expected.flatMap((b) => Array.from(b)))
       }),
       { numRuns: 100 }
+    )
+  })
+
+  it("the size estimate used for queue bounds tracks the encoded size", () => {
+    fc.assert(
+      fc.property(frameArb, (frame) => {
+        const actual = encodeOk(frame).length
+        const estimate = estimateFrameBytes(frame.message) + frame.clusterId.length
+        expect(actual).toBeLessThanOrEqual(1.5 * estimate)
+        expect(estimate).toBeLessThanOrEqual(2 * actual + 200)
+      }),
+      { numRuns: 500 }
     )
   })
 

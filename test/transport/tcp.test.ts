@@ -253,6 +253,38 @@ describe("TCP transport: queues and connections", () => {
     )
   )
 
+  it.live("a down peer's queue is also bounded in bytes", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers, { maxQueuedBytes: 35_000 })
+        const chunk = (i: number): Message => ({
+          _tag: "InstallSnapshot",
+          term: 1,
+          snapshot: { index: 100, term: 1, size: 100_000 },
+          offset: i * 10_000,
+          data: new Uint8Array(10_000).fill(i),
+          done: false
+        })
+        for (let i = 0; i < 10; i++) yield* one.send({ from: 1, to: 2, message: chunk(i) })
+        const before = yield* one.stats
+        assert.strictEqual(before.queued, 3)
+        assert.isAtMost(before.queuedBytes, 35_000)
+        assert.strictEqual(before.rejected["queue-full"], 7)
+        const two = yield* start(2, peers)
+        const got = yield* collect(two.incoming, 3)
+        assert.deepStrictEqual(
+          got.map((e) => (e.message as { offset: number }).offset),
+          [70_000, 80_000, 90_000]
+        )
+        yield* eventually(
+          Effect.map(one.stats, (s) => s.queued === 0 && s.queuedBytes === 0),
+          "the queue to be flushed"
+        )
+      })
+    )
+  )
+
   it.live("an outbound message too big for a frame is dropped and counted; the stream goes on", () =>
     withLogs((logs) =>
       Effect.gen(function* () {
