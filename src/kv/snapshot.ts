@@ -100,9 +100,10 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
   private readonly preserved: Array<[string, StoredRecord]> = []
   private walk: Iterator<[string, StoredRecord]> | undefined
   private preservedAt = 0
-  /** Bytes to emit before producing more records (eager sessions, or a record split at a chunk
-   * boundary), consumed from `pendingAt` of `pending[0]`. */
+  /** Bytes to emit before producing more records (header and sessions, or a record split at a
+   * chunk boundary), consumed from byte `pendingAt` of `pending[pendingHead]`. */
   private pending: Array<Uint8Array> = []
+  private pendingHead = 0
   private pendingAt = 0
   private buf: Buffer = Buffer.alloc(0)
   private pos = 0
@@ -121,8 +122,7 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
     this.logTime = state.logTime
     this.keyCount = state.data.size
     this.sessionCount = state.sessions.size
-    this.pending.push(this.headerBytes())
-    for (const s of state.sessions.map.values()) this.pending.push(encodeSession(s))
+    this.pending.push(this.headerBytes(), encodeSessions(state.sessions.map.values()))
     this.walk = state.data.entries()
     state.stream = this
   }
@@ -141,13 +141,13 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
     this.buf = Buffer.allocUnsafeSlow(this.chunkBytes)
     this.pos = 0
     while (this.pos < this.chunkBytes) {
-      if (this.pending.length !== 0) this.drainPending()
+      if (this.pendingHead < this.pending.length) this.drainPending()
       else if (this.ended || !this.produce()) break
     }
     // A plain Uint8Array view (a Buffer's `slice` would surprise consumers by not copying).
     const chunk = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.pos)
     if (!this.ended) this.crc = crc32(chunk, this.crc)
-    if (this.ended && this.pending.length === 0) this.close()
+    if (this.ended) this.close()
     this.bytesYielded += chunk.length
     return chunk.length === 0 ? { done: true, value: undefined } : { done: false, value: chunk }
   }
@@ -180,14 +180,17 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
   }
 
   private drainPending(): void {
-    const piece = this.pending[0]!
+    const piece = this.pending[this.pendingHead]!
     const n = Math.min(piece.length - this.pendingAt, this.chunkBytes - this.pos)
     this.buf.set(piece.subarray(this.pendingAt, this.pendingAt + n), this.pos)
     this.pos += n
     this.pendingAt += n
     if (this.pendingAt === piece.length) {
-      this.pending.shift()
       this.pendingAt = 0
+      if (++this.pendingHead === this.pending.length) {
+        this.pending = []
+        this.pendingHead = 0
+      }
     }
   }
 
@@ -248,18 +251,26 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
 
 const EMPTY_ENTRY: [string, StoredRecord] = ["", { value: new Uint8Array(0), version: 0, index: 0, mark: 0 }]
 
-const encodeSession = (s: Session): Uint8Array => {
-  let body = 1 + varintSize(s.id) + varintSize(s.lastActive)
-  body += varintSize(s.floor) + varintSize(s.results.size)
-  for (const [seq, r] of s.results) body += varintSize(seq) + resultSize(r)
-  const out = new Uint8Array(4 + body)
-  let p = writeU32(out, 0, body)
-  out[p++] = T_SESSION
-  p = writeVarint(out, p, s.id)
-  p = writeVarint(out, p, s.lastActive)
-  p = writeVarint(out, p, s.floor)
-  p = writeVarint(out, p, s.results.size)
-  for (const [seq, r] of s.results) p = encodeResult(out, writeVarint(out, p, seq), r)
+/** All session records, in table order, in one buffer. */
+const encodeSessions = (sessions: Iterable<Session>): Uint8Array => {
+  const list = [...sessions]
+  const bodies = list.map((s) => {
+    let body =
+      1 + varintSize(s.id) + varintSize(s.lastActive) + varintSize(s.floor) + varintSize(s.results.size)
+    for (const [seq, r] of s.results) body += varintSize(seq) + resultSize(r)
+    return body
+  })
+  const out = new Uint8Array(bodies.reduce((n, b) => n + 4 + b, 0))
+  let p = 0
+  list.forEach((s, i) => {
+    p = writeU32(out, p, bodies[i]!)
+    out[p++] = T_SESSION
+    p = writeVarint(out, p, s.id)
+    p = writeVarint(out, p, s.lastActive)
+    p = writeVarint(out, p, s.floor)
+    p = writeVarint(out, p, s.results.size)
+    for (const [seq, r] of s.results) p = encodeResult(out, writeVarint(out, p, seq), r)
+  })
   return out
 }
 
