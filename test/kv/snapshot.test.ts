@@ -69,6 +69,23 @@ describe("snapshot format", () => {
     expect(canonical(restored(rechunk(whole, bytewise)))).toEqual(canonical(d.sm))
   })
 
+  it("many sessions keep their order, remembered results and floors", () => {
+    const d = new Driver({ sessionResultWindow: 4 })
+    const ids = Array.from({ length: 300 }, (_, i) => d.open(i))
+    ids.forEach((s, i) => {
+      d.put(s, 1, `k${i % 7}`, "a", { at: 300 + i, ack: 0 })
+      d.put(s, 2, `k${i % 7}`, "b", { at: 300 + i, ack: 0 })
+    })
+    const copy = new Driver({ sessionResultWindow: 4 }, restored(d.sm.snapshot({ chunkBytes: 100 })))
+    expect(canonical(copy.sm)).toEqual(canonical(d.sm))
+    for (const x of [d, copy]) {
+      expect(x.put(ids[5]!, 2, "k5", "retry", { at: 700, ack: 0 })).toEqual({ _tag: "Written", version: 2 })
+      expect(x.put(ids[6]!, 3, "other", "x", { at: 700, ack: 2 })._tag).toBe("Written")
+      expect(x.put(ids[6]!, 1, "other", "x", { at: 700, ack: 2 })._tag).toBe("StaleSequence")
+    }
+    expect(canonical(copy.sm)).toEqual(canonical(d.sm))
+  })
+
   it("an empty store round-trips", () => {
     const empty = new KvStateMachine()
     const copy = restored(empty.snapshot())
