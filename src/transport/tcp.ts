@@ -12,11 +12,12 @@
  * it gives scoped sockets, paused reads with end-to-end backpressure, and corked `writeAll`.
  */
 import { NodeSocketServer } from "@effect/platform-node"
-import { Duration, Effect, Layer, Queue, type Scope } from "effect"
+import { Duration, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { Envelope, NodeId } from "../core/types.ts"
 import { LENGTH_PREFIX_BYTES, MAX_LENGTH_PREFIX } from "./codec.ts"
 import { AddressInUse, InvalidTransportConfig, ListenFailed } from "./errors.ts"
+import { ClusterId, NodeId as NodeIdSchema } from "./schema-primitives.ts"
 import { makeCounters, snapshot } from "./stats.ts"
 import { serveConnection } from "./tcp-inbound.ts"
 import { makePeerLink, type PeerAddress, type PeerLink } from "./tcp-outbound.ts"
@@ -61,6 +62,8 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 const invalid = (detail: string) => Effect.fail(new InvalidTransportConfig({ detail }))
 
 const positiveInt = (n: number) => Number.isSafeInteger(n) && n > 0
+const isClusterId = Schema.is(ClusterId)
+const isNodeId = Schema.is(NodeIdSchema)
 
 /**
  * Opens a TCP listener at `address` for the lifetime of the scope, as an effect/socket
@@ -91,7 +94,9 @@ export const makeTcp = (
     const { self, peers, clusterId } = options
     const own = peers.get(self)
     if (own === undefined) return yield* invalid(`node ${self} has no entry in peers`)
-    if (clusterId.length === 0) return yield* invalid("empty cluster id")
+    if (!isClusterId(clusterId)) return yield* invalid("the cluster id must have 1 to 255 characters")
+    const badId = [...peers.keys()].find((id) => !isNodeId(id))
+    if (badId !== undefined) return yield* invalid(`node id ${badId} is not an integer in 1..2^31-1`)
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     const maxQueuedFrames = options.maxQueuedFrames ?? 4096
     const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024

@@ -73,7 +73,8 @@ export interface TransportShape {
    * Received envelopes, validated, in arrival order (per sender: in send order). A bounded queue:
    * the runtime drains it, e.g. `Queue.take` for one or `Queue.takeAll` for a batch. When the
    * runtime falls behind, TCP readers wait (TCP pushes back to the senders, whose queues then
-   * drop); the memory network drops and counts `queue-full`. Shut down when the layer closes.
+   * drop); the memory network drops and counts `queue-full`. Shut down when the layer closes:
+   * a pending or later take is then interrupted.
    */
   readonly incoming: Queue.Dequeue<Envelope>
   /** Current counters. */

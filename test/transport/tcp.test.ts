@@ -376,6 +376,17 @@ describe("TCP transport: construction errors", () => {
     })
   )
 
+  it.live("a cluster id or node id the wire cannot carry is a configuration error", () =>
+    Effect.gen(function* () {
+      const peers = yield* peersOf([1, 2])
+      const long = yield* Effect.flip(makeTcp({ clusterId: "x".repeat(256), self: 1, peers }))
+      assert.strictEqual(long._tag, "InvalidTransportConfig")
+      const zero = new Map([...peers, [0, { host: "127.0.0.1", port: 1 }]])
+      const badId = yield* Effect.flip(makeTcp({ clusterId: CLUSTER, self: 1, peers: zero }))
+      assert.strictEqual(badId._tag, "InvalidTransportConfig")
+    })
+  )
+
   it.live("port 0 listens on a port chosen by the OS and reports it", () =>
     Effect.gen(function* () {
       const peers = new Map([[1, { host: "127.0.0.1", port: 0 }]])
