@@ -60,9 +60,13 @@ export interface Answer<A> {
 export const describeAttemptError = (error: unknown): string => {
   if (error instanceof NodeUnreachable) return error.message
   if (error instanceof RpcClientError.RpcClientError) {
-    // The socket errors' own messages are generic ("An error occurred during Open"): add the cause.
-    const cause = (error.reason as { readonly cause?: unknown }).cause
-    return cause instanceof Error ? `${error.reason._tag}: ${cause.message}` : error.message
+    // The socket errors' own messages are generic ("An error occurred during Open"): name the cause.
+    const reason = error.reason
+    const cause = (reason as { readonly cause?: unknown }).cause
+    const detail = cause instanceof Error ? cause.message : reason.message
+    if (reason._tag === "SocketOpenError") return `cannot connect (${detail})`
+    if (reason._tag.startsWith("Socket")) return `connection lost (${detail})`
+    return error.message
   }
   const hint = (error as { readonly leaderHint?: unknown }).leaderHint
   switch (tagOf(error)) {
