@@ -184,11 +184,6 @@ export const deriveMetrics = (rec: Recorder, now: () => number): MetricsSinkShap
     p.lag.set(Math.max(0, lagLast - pr.match))
   }
 
-  /** Observe `seconds` once per index in `from .. to`. */
-  const observeEach = (h: HistogramHandle, from: number, to: number, seconds: number): void => {
-    for (let i = from; i <= to; i++) h.observe(seconds)
-  }
-
   const onResponse = (p: Peer, m: Message, t: number): void => {
     switch (m._tag) {
       case "AppendEntriesResponse": {
@@ -274,7 +269,7 @@ export const deriveMetrics = (rec: Recorder, now: () => number): MetricsSinkShap
         const first = proposals.first(0)
         if (first > index) break
         const last = proposals.first(1)
-        observeEach(commitLatency, first, Math.min(last, index), t - proposals.first(2))
+        commitLatency.observeMany(t - proposals.first(2), Math.min(last, index) - first + 1)
         if (last <= index) proposals.shift()
         else {
           proposals.setFirst(0, index + 1)
@@ -384,7 +379,7 @@ export const deriveMetrics = (rec: Recorder, now: () => number): MetricsSinkShap
         const upTo = commits.first(0)
         if (upTo >= from) {
           const end = Math.min(upTo, lastIndex)
-          observeEach(applyLatency, from, end, t - commits.first(1))
+          applyLatency.observeMany(t - commits.first(1), end - from + 1)
           from = end + 1
         }
         if (upTo <= lastIndex) commits.shift()

@@ -12,7 +12,8 @@ import {
   type CounterHandle,
   type GaugeHandle,
   type HistogramHandle,
-  type Labels
+  type Labels,
+  seriesKey
 } from "./recorder.ts"
 
 export interface MemorySeries {
@@ -25,14 +26,6 @@ export interface MemorySeries {
   readonly observations: number[]
 }
 
-const keyOf = (name: string, labels: Labels | undefined): string => {
-  if (labels === undefined) return name
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-  return `${name}{${parts.join(",")}}`
-}
-
 /** A Recorder keeping everything in memory, plus the node's health tracker. */
 export class MemoryMetrics {
   readonly series = new Map<string, MemorySeries>()
@@ -40,7 +33,7 @@ export class MemoryMetrics {
 
   private resolve(def: MetricDef, type: MetricType, labels: Labels | undefined): MemorySeries {
     checkSeries(def, type, labels)
-    const key = keyOf(def.name, labels)
+    const key = seriesKey(def.name, labels)
     let s = this.series.get(key)
     if (s === undefined) {
       s = { name: def.name, type, labels: { ...labels }, value: 0, observations: [] }
@@ -73,22 +66,26 @@ export class MemoryMetrics {
       observe: (v) => {
         s.value++
         s.observations.push(v)
+      },
+      observeMany: (v, times) => {
+        s.value += times
+        for (let k = 0; k < times; k++) s.observations.push(v)
       }
     }
   }
 
   readonly remove = (def: MetricDef, labels?: Labels): void => {
-    this.series.delete(keyOf(def.name, labels))
+    this.series.delete(seriesKey(def.name, labels))
   }
 
   /** The value of a counter or gauge series (undefined if it does not exist). */
   value(def: MetricDef, labels?: Labels): number | undefined {
-    return this.series.get(keyOf(def.name, labels))?.value
+    return this.series.get(seriesKey(def.name, labels))?.value
   }
 
   /** Every observation of a histogram series (empty if none). */
   observations(def: MetricDef, labels?: Labels): ReadonlyArray<number> {
-    return this.series.get(keyOf(def.name, labels))?.observations ?? []
+    return this.series.get(seriesKey(def.name, labels))?.observations ?? []
   }
 
   /** Every series of a metric, whatever its labels. */

@@ -19,6 +19,8 @@ export interface GaugeHandle {
 
 export interface HistogramHandle {
   readonly observe: (value: number) => void
+  /** Observe `value` `times` times at once (e.g. one latency shared by a batch of entries). */
+  readonly observeMany: (value: number, times: number) => void
 }
 
 export interface Recorder {
@@ -27,6 +29,15 @@ export interface Recorder {
   readonly histogram: (def: MetricDef, labels?: Labels) => HistogramHandle
   /** Forget a series (e.g. a peer's replication lag once this node is no longer leader). */
   readonly remove: (def: MetricDef, labels?: Labels) => void
+}
+
+/** A stable key of a series: the metric name and its labels in a fixed order. */
+export const seriesKey = (name: string, labels: Labels | undefined): string => {
+  if (labels === undefined) return name
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+  return `${name}{${parts.join(",")}}`
 }
 
 /** A metric definition used with the wrong type or labels is a programming error: die loudly. */

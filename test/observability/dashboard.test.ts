@@ -132,7 +132,7 @@ describe("Grafana dashboard against a real Prometheus", () => {
             Array.from({ length: NODES }, (_, k) => k + 1),
             (i) => httpGet(`${http(i)}/health`)
           ).pipe(Effect.map((rs) => rs.every((r) => r.status === 200))),
-          { timeoutMs: 60_000, context: nodeLogs }
+          { timeoutMs: 90_000, context: nodeLogs }
         )
 
         // --- Prometheus, with the repo's scrape config
@@ -212,6 +212,6 @@ describe("Grafana dashboard against a real Prometheus", () => {
         }
         assert.deepStrictEqual(failures, [], `dashboard queries without data:\n${failures.join("\n")}`)
       }).pipe(Effect.scoped),
-    180_000
+    300_000
   )
 })
