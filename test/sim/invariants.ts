@@ -455,6 +455,11 @@ export class Checker {
     return true
   }
 
+  /** Has read `readId` been answered (served or failed)? */
+  readAnswered(readId: number): boolean {
+    return this.reads.get(readId)?.done === true
+  }
+
   /** Read `readId` failed (retryably): nothing to check, it is just no longer pending. */
   readFailed(readId: number): void {
     const r = this.reads.get(readId)

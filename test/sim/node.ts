@@ -1,5 +1,6 @@
 import type {
   Apply,
+  CompactLog,
   Message,
   NodeId,
   Persist,
@@ -35,8 +36,9 @@ export class SimNode {
   inc = 0
   state: RaftState | undefined = undefined
 
-  /** Writes issued and not yet durable, in writeId order. */
-  writes: Array<Persist | PersistSnapshotChunk> = []
+  /** Writes issued and not yet durable, in writeId order, with the compactions issued after
+   * them (a compaction is not a write of its own: it runs when the write before it lands). */
+  writes: Array<Persist | PersistSnapshotChunk | CompactLog> = []
   /** Highest writeId issued / made durable in this incarnation. */
   lastWriteId = -1
   durableWriteId = -1

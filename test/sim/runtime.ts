@@ -114,7 +114,8 @@ const TERM_KEY = 2097152
  * says a runtime does, on a virtual clock, with every random choice drawn from the seed:
  * - writes (`Persist`, `PersistSnapshotChunk`) complete after a random disk delay, strictly in
  *   writeId order (sometimes several at once, reported by one `Persisted`); only then do they
- *   reach the node's `Disk`, so a crash loses exactly what was not yet durable;
+ *   reach the node's `Disk`, so a crash loses exactly what was not yet durable; `CompactLog` runs
+ *   in order with them;
  * - `Send` goes onto the network now, or once its `afterWrite` is durable;
  * - state-machine commands (`Apply`, `RestoreSnapshot`, `ReadReady`) run in order, a restore
  *   waiting for the write that installed its snapshot;
@@ -389,8 +390,9 @@ export class Cluster {
             )
             return
           }
-          const breach = n.disk.compact(c.upTo)
-          if (breach !== undefined) this.checker.fail(Invariant.runtimeContract, `n${n.id}: ${breach}`)
+          // The store applies it in order with the writes still queued (they were issued first).
+          if (n.writes.length === 0) this.compact(n, c.upTo)
+          else n.writes.push(c)
           break
         }
         case "SendSnapshotChunk": {
@@ -483,14 +485,22 @@ export class Cluster {
     return this.diskRng.range(15, 80)
   }
 
-  /** The disk finished writing: the oldest write, or (group commit) every queued one. */
+  /** The disk finished writing: the oldest write, or (group commit) every queued one. A
+   * compaction queued behind a write runs right after it. */
   private onDisk(ev: SimEvent): void {
     const n = this.node(ev.node)
     if (!n.up || ev.inc !== n.inc) return
     n.diskScheduled = false
-    const count = this.diskRng.chance(0.3) ? n.writes.length : 1
-    const done = n.writes.splice(0, count)
-    for (const w of done) {
+    let budget = this.diskRng.chance(0.3) ? n.writes.length : 1
+    let last: number | undefined
+    while (n.writes.length > 0 && (budget > 0 || n.writes[0]!._tag === "CompactLog")) {
+      const w = n.writes.shift()!
+      if (w._tag === "CompactLog") {
+        this.compact(n, w.upTo)
+        if (this.failed) return
+        continue
+      }
+      budget--
       const breach = w._tag === "Persist" ? n.disk.applyPersist(w) : n.disk.applySnapshotChunk(w)
       if (breach !== undefined) {
         this.checker.fail(Invariant.runtimeContract, `n${n.id}: ${breach}`)
@@ -499,18 +509,22 @@ export class Cluster {
       // What waited for this write leaves now, before the next write of the group lands (the
       // durability checks compare a message with the disk as it was when it could leave).
       n.durableWriteId = w.writeId
+      last = w.writeId
       this.releaseHeld(n)
       this.runMachine(n)
       if (this.failed) return
     }
-    const last = done[done.length - 1]
     if (last === undefined) return
-    if (this.failed) return
-    this.deliver(n, { _tag: "Persisted", ...this.eventBase(n), writeId: last.writeId })
+    this.deliver(n, { _tag: "Persisted", ...this.eventBase(n), writeId: last })
     if (n.up && n.inc === ev.inc && n.writes.length > 0 && !n.diskScheduled) {
       n.diskScheduled = true
       this.at(this.now + this.diskDelay(), DISK, n.id, n.inc)
     }
+  }
+
+  private compact(n: SimNode, upTo: number): void {
+    const breach = n.disk.compact(upTo)
+    if (breach !== undefined) this.checker.fail(Invariant.runtimeContract, `n${n.id}: ${breach}`)
   }
 
   private releaseHeld(n: SimNode): void {

@@ -33,6 +33,9 @@ const END_SAFETY = FIRST_WORKLOAD_KIND + 8
 const LIVENESS = FIRST_WORKLOAD_KIND + 9
 const LEADER_FAULT = FIRST_WORKLOAD_KIND + 10
 
+/** The liveness phase runs at least this long, so that reads issued in it can be checked. */
+const MIN_LIVENESS_MS = 2000
+
 /** A state machine snapshot being written to disk. */
 interface PendingSnapshot {
   readonly index: number
@@ -58,6 +61,8 @@ class Simulation extends Cluster {
   private finished = false
   private healAt = 0
   private partitionGen = 0
+  /** Reads issued in the liveness phase (they must all be answered). */
+  private readonly livenessReads: Array<{ id: number; node: NodeId; at: number }> = []
   /** The term each node was last seen leading (to notice new leaders). */
   private readonly leaderTerm: number[] = []
 
@@ -250,6 +255,7 @@ class Simulation extends Cluster {
       const id = this.nextReadId++
       this.checker.readIssued(id, n.id)
       ids.push(id)
+      if (this.phase === "liveness") this.livenessReads.push({ id, node: n.id, at: this.now })
     }
     this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids })
   }
@@ -437,7 +443,20 @@ class Simulation extends Cluster {
       this.marker = undefined // lost to a leader change: propose again
       return
     }
-    if (this.nodes.every((n) => n.machine.applied >= m.index)) this.finished = true
+    if (!this.nodes.every((n) => n.machine.applied >= m.index)) return
+    // Reads must not hang either: every read issued since healing, up to a second ago, has been
+    // answered (served or failed). The phase lasts long enough for that to mean something.
+    if (this.now < this.healAt + MIN_LIVENESS_MS) return
+    const hung = this.livenessReads.filter((r) => r.at <= this.now - 1000 && !this.checker.readAnswered(r.id))
+    if (hung.length > 0) {
+      const r = hung[0]!
+      this.checker.fail(
+        Invariant.liveness,
+        `${hung.length} reads issued after healing never answered, e.g. read ${r.id} at n${r.node} at ${r.at.toFixed(3)} ms`
+      )
+      return
+    }
+    this.finished = true
   }
 
   private livenessReport(): string {
