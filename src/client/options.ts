@@ -38,7 +38,9 @@ export interface KvClientOptions {
   /** Ping interval on idle connections; a connection silent for this long is dropped. Default 5000. */
   readonly keepAliveMs?: number
   /** Most writes of the session in flight at once (seq - ack). Must not exceed the servers'
-   * `sessionResultWindow` (default 128): beyond it their results could be dropped. Default 128. */
+   * `sessionResultWindow` (default 128): beyond it their results could be dropped. Default 64:
+   * half the window, because the servers also keep some already-acknowledged results when
+   * writes apply out of seq order (as retries after a failover do), and those use window room. */
   readonly maxWritesInFlight?: number
   /** Called before every retry. */
   readonly onRetry?: (event: RetryEvent) => void
@@ -78,7 +80,7 @@ export const resolveOptions = (options: KvClientOptions): ResolvedOptions | Inva
     maxDelayMs: options.retry?.maxDelayMs ?? 1000,
     connectTimeoutMs: options.connectTimeoutMs ?? 1000,
     keepAliveMs: options.keepAliveMs ?? 5000,
-    maxWritesInFlight: options.maxWritesInFlight ?? 128,
+    maxWritesInFlight: options.maxWritesInFlight ?? 64,
     onRetry: options.onRetry
   }
   const checks: Array<[string, number]> = [

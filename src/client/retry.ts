@@ -65,6 +65,7 @@ export const describeAttemptError = (error: unknown): string => {
     const cause = (reason as { readonly cause?: unknown }).cause
     const detail = cause instanceof Error ? cause.message : reason.message
     if (reason._tag === "SocketOpenError") return `cannot connect (${detail})`
+    if (reason._tag === "SocketCloseError") return "connection closed by the node"
     if (reason._tag.startsWith("Socket")) return `connection lost (${detail})`
     return error.message
   }

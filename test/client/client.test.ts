@@ -9,8 +9,10 @@ import {
   ClientClosed,
   connect,
   InvalidClientOptions,
+  KvClient,
   type KvClientOptions,
   LeadershipLost,
+  layer,
   make,
   NodeUnreachable,
   OutcomeUnknown,
@@ -284,6 +286,18 @@ describe("pipelining", () => {
       expect(seen).toHaveLength(12)
       expect(Math.max(...seen.map((p) => p.seq - p.ack))).toBeLessThanOrEqual(3)
       expect(b.inFlight.max).toBeLessThanOrEqual(3)
+    })
+  )
+})
+
+describe("layer", () => {
+  it.live("provides KvClient for the scope and closes its session when the scope ends", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      yield* KvClient.use((kv) => kv.put("k", "v")).pipe(Effect.provide(layer(options([b.endpoint]))))
+      expect(count(b, "CloseSession")).toBe(1)
+      expect(store.data.size).toBe(1)
     })
   )
 })
