@@ -22,10 +22,17 @@ export const WRITTEN = 3
 export const DELETED = 4
 export const MISMATCH = 5
 
+/**
+ * Value id shared by every value no get returned: such values are indistinguishable to every
+ * observation (only a Found result looks at a value), so merging them merges model states.
+ */
+export const UNREAD = 0
+
 /** One key's sub-history in the search's representation. Op `i` is `records[indices[i]]`. */
 export interface KeyModel {
   readonly size: number
   readonly base: number
+  /** Interned values; `values[UNREAD]` is a placeholder. */
   readonly values: ReadonlyArray<string>
   readonly opKind: Uint8Array
   readonly resKind: Uint8Array
@@ -35,6 +42,14 @@ export interface KeyModel {
   readonly expected: Float64Array
   /** Found: the state it requires; Written: new version; Deleted: 1/0; VersionMismatch: current. */
   readonly resNum: Float64Array
+  /**
+   * Ops with unknown outcome that behave identically in the model (same kind, value id and
+   * expected version) form a class; -1 for other ops. `classRank` is the op's rank in its class,
+   * in call order.
+   */
+  readonly opClass: Int32Array
+  readonly classRank: Int32Array
+  readonly classes: number
 }
 
 /** Compiles the ops `indices` of `records` (all on one key). */
@@ -43,9 +58,15 @@ export const compileKey = (
   indices: ReadonlyArray<number>
 ): KeyModel => {
   const size = indices.length
+  const read = new Set<string>()
+  for (const index of indices) {
+    const res = records[index]!.result
+    if (res?._tag === "Found") read.add(res.value)
+  }
   const ids = new Map<string, number>()
-  const values: Array<string> = []
+  const values: Array<string> = [""]
   const intern = (v: string): number => {
+    if (!read.has(v)) return UNREAD
     let id = ids.get(v)
     if (id === undefined) {
       id = values.length
@@ -89,7 +110,24 @@ export const compileKey = (
   for (let i = 0; i < size; i++) {
     if (resKind[i] === FOUND) resNum[i] = resNum[i]! >= 1 ? resNum[i]! * base + foundValue[i]! + 1 : -1
   }
-  return { size, base, values, opKind, resKind, valueId, expected, resNum }
+  const opClass = new Int32Array(size).fill(-1)
+  const classRank = new Int32Array(size)
+  const classIds = new Map<string, number>()
+  const classSizes: Array<number> = []
+  for (let i = 0; i < size; i++) {
+    if (resKind[i] !== PENDING) continue
+    const k = `${opKind[i]} ${opKind[i] === PUT ? valueId[i] : -1} ${expected[i]}`
+    let c = classIds.get(k)
+    if (c === undefined) {
+      c = classSizes.length
+      classIds.set(k, c)
+      classSizes.push(0)
+    }
+    opClass[i] = c
+    classRank[i] = classSizes[c]!++
+  }
+  const classes = classSizes.length
+  return { size, base, values, opKind, resKind, valueId, expected, resNum, opClass, classRank, classes }
 }
 
 /** Version held in state `code`. */
@@ -139,7 +177,8 @@ export const isObserver = (m: KeyModel, i: number): boolean => {
 export const formatState = (m: KeyModel, code: number): string => {
   if (code === 0) return "absent"
   const ver = Math.floor(code / m.base)
-  return `${formatValue(m.values[valueIdOf(m, code)]!)} v${ver}`
+  const id = valueIdOf(m, code)
+  return `${id === UNREAD ? "(a value no get returned)" : formatValue(m.values[id]!)} v${ver}`
 }
 
 /** Why op `i` cannot be linearized in state `code` (assumes `step` returned -1). */

@@ -8,6 +8,9 @@
  * Additions:
  * - Ops whose outcome is unknown have no return event and need not be linearized: the search
  *   succeeds once every op with an observed result is linearized.
+ * - Ops with unknown outcome that the model cannot tell apart (same kind, expected version, and
+ *   value, where all values no get returned count as one) are used in call order only: any
+ *   solution using a later one while an earlier one is unused stays one after swapping them.
  * - An op that changed nothing (a get, a VersionMismatch, a delete of an absent key) and can go
  *   next is taken without branching: moving it earlier in any solution keeps it a solution, so if
  *   it leads nowhere, neither does its configuration. This avoids trying every subset of a batch
@@ -68,6 +71,7 @@ export const searchKey = (m: KeyModel, call: Float64Array, ret: Float64Array, bu
   for (let i = 0; i < n; i++) zobrist[i] = hashIndex(i)
   const seen = new Configurations(Array.from({ length: n }, (_, i) => isRequired(m, i)))
   const reads = new ReadTracker(m)
+  const used = new Int32Array(m.classes)
   const stackOp = new Int32Array(n)
   const stackState = new Float64Array(n)
   let depth = 0
@@ -89,6 +93,8 @@ export const searchKey = (m: KeyModel, call: Float64Array, ret: Float64Array, bu
    * is impossible here or the move strands a read; -2 if the configuration was already explored.
    */
   const tryStep = (i: number): number => {
+    // Ops of one class are interchangeable, so only the earliest unused one is ever tried.
+    if (m.opClass[i]! >= 0 && used[m.opClass[i]!] !== m.classRank[i]) return -1
     const after = step(m, i, state)
     if (after < 0) return -1
     reads.take(i)
@@ -122,6 +128,7 @@ export const searchKey = (m: KeyModel, call: Float64Array, ret: Float64Array, bu
         unlink(entry)
         if (hasRet(i)) unlink(entry + 1)
         if (isRequired(m, i)) remaining--
+        else used[m.opClass[i]!]!++
         entry = next[0]!
         continue
       }
@@ -154,6 +161,7 @@ export const searchKey = (m: KeyModel, call: Float64Array, ret: Float64Array, bu
       if (hasRet(i)) relink(2 * i + 2)
       relink(2 * i + 1)
       if (isRequired(m, i)) remaining++
+      else used[m.opClass[i]!]!--
       if (!isObserver(m, i)) {
         entry = next[2 * i + 1]!
         break
