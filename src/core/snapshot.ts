@@ -64,6 +64,10 @@ export const handleSnapshotResponse = (ctx: Ctx, from: NodeId, m: InstallSnapsho
     sendAppend(ctx, from)
     return
   }
+  // The chunk at `acked` is always on its way (or resent when the transfer stalls): a repeat of
+  // that acknowledgement - from a duplicated chunk or reply - must not send it again, or every
+  // later chunk would travel twice. Any other offset (ahead, or back after a restart) is news.
+  if (m.nextOffset === transfer.acked) return setProgress(ctx, from, pr)
   setProgress(ctx, from, { ...pr, snapshot: { ...transfer, acked: m.nextOffset, sentAt: ctx.now } })
   sendChunk(ctx, from, transfer.meta, m.nextOffset)
 }
