@@ -110,6 +110,18 @@ describe("Disk (simulated durable storage)", () => {
     const r = d.restored()
     expect(r.entries).toHaveLength(0)
     expect(d.droppedUnchainedLogs).toBe(1)
+    // The tidied log continues the snapshot, so the next write lands right after it.
+    expect(d.applyPersist(persist(2, 3, [entry(3)]))).toBeUndefined()
+    expect(d.restored().entries.map((x) => x.term)).toEqual([3])
+  })
+
+  it("continues after the snapshot when a queued compaction was lost in a crash", () => {
+    const d = new Disk()
+    d.applyPersist(persist(1, 1, [entry(1), entry(1)]))
+    d.saveLocalSnapshot({ meta: { index: 4, term: 1, size: 20 }, data: new Uint8Array(20) })
+    expect(d.restored().entries).toHaveLength(0)
+    expect(d.applyPersist(persist(2, 5, [entry(2)]))).toBeUndefined()
+    expect(d.lastIndex()).toBe(5)
   })
 })
 

@@ -134,11 +134,13 @@ export class Disk {
   }
 
   /**
-   * What a restarting node recovers. The log after the snapshot is returned only when it chains to
-   * it (the durable log holds the snapshot's last entry with the snapshot's term): a node may apply
-   * a committed entry that it has not yet written itself, snapshot it, and crash before the write,
+   * What a restarting node recovers; like a runtime at start-up, it first tidies the log so that
+   * it continues the snapshot. The log after the snapshot is kept only when it chains to it (the
+   * durable log holds the snapshot's last entry with the snapshot's term): a node may apply a
+   * committed entry that it has not yet written itself, snapshot it, and crash before the write,
    * leaving a stale, divergent suffix on disk. Loading that suffix after the snapshot would make
-   * the node claim a log less up to date than what it applied, so a faithful runtime drops it.
+   * the node claim a log less up to date than what it applied, so it is dropped. A log that ends
+   * before the snapshot (a compaction lost in the crash) is dropped too.
    */
   restored(): Restored {
     const snap = this.snapshot
@@ -148,10 +150,12 @@ export class Disk {
     }
     const { index, term } = snap.meta
     if (index >= this.prevIndex && this.termAt(index) === term) {
-      return { hardState, snapshot: snap.meta, entries: this.entries.slice(index - this.prevIndex) }
+      if (index > this.prevIndex) this.dropThrough(index, term)
+    } else {
+      if (index < this.lastIndex()) this.droppedUnchainedLogs++
+      this.resetLog(index, term)
     }
-    if (index < this.lastIndex()) this.droppedUnchainedLogs++
-    return { hardState, snapshot: snap.meta, entries: [] }
+    return { hardState, snapshot: snap.meta, entries: this.entries.slice() }
   }
 
   /** Read `[offset, offset + length)` of the stored snapshot `meta`, if it is still held. */

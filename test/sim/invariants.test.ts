@@ -107,6 +107,17 @@ describe("Checker flags hand-made violations", () => {
     expect(violated(d)).toBe(Invariant.leaderCommitRule)
   })
 
+  it("Leader Completeness binds leaders after the term that committed an entry, not its own term", () => {
+    const c = new Checker()
+    // n3 leads term 11 with its own (2, term 4); n2, leader of term 12, commits (2, term 7).
+    c.afterStep(3, view("leader", 11, [e(1), e(4)], 1))
+    c.afterStep(2, view("leader", 12, [e(1), e(7), e(12)], 3))
+    expect(c.violation).toBeUndefined()
+    // A leader of term 13 without it is wrong.
+    c.afterStep(1, view("leader", 13, [e(1), e(4)], 1))
+    expect(violated(c)).toBe(Invariant.leaderCompleteness)
+  })
+
   it("State Machine Safety: two nodes applying different entries at an index", () => {
     const c = new Checker()
     const a = e(1, 1)

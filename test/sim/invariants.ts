@@ -96,8 +96,8 @@ interface ReadRecord {
  * - Log Matching: a global table of every entry ever held, by (index, term), with the term of the
  *   entry before it; two holders must agree on content and on the predecessor, which by induction
  *   makes the prefixes identical.
- * - Leader Completeness: every entry known committed is held by every leader of a later term
- *   (checked when a leader appears, and for current leaders when a new commit becomes known).
+ * - Leader Completeness: every entry known committed by term T is held by every leader of a term
+ *   after T (checked when a leader appears, and for current leaders when a commit becomes known).
  * - State Machine Safety: one entry committed per index, and every node that applies an index has
  *   the same running hash of the whole applied prefix there.
  * - Commit index never decreases within one incarnation; applied <= commit; a leader moves its
@@ -116,6 +116,13 @@ export class Checker {
   readonly leaders = new Map<number, NodeId>()
   /** Term of the entry committed at each index, as learned from any node's commit index. */
   readonly committedTerm: number[] = []
+  /**
+   * A term by which each index was committed: the lowest current term of a node that knew it
+   * committed (a node learns commits from the leader of its own term, or is that leader). An
+   * entry may be committed in a later term than its own (5.4.2): Leader Completeness binds only
+   * the leaders of terms after the one that committed it.
+   */
+  readonly commitTerm: number[] = []
   /** Highest index known committed anywhere. */
   committedMax = 0
   /** Running state machine hash after applying each index (first node to apply it). */
@@ -214,13 +221,14 @@ export class Checker {
     const log = s.log
     const last = Log.lastIndex(log)
     for (let i = Math.max(log.prevIndex, 1); i <= this.committedMax; i++) {
-      const t = this.committedTerm[i]
-      if (t === undefined || t >= s.term) continue
+      const c = this.commitTerm[i]
+      if (c === undefined || c >= s.term) continue
+      const t = this.committedTerm[i]!
       const held = Log.termAt(log, i)
       if (held !== t) {
         this.fail(
           Invariant.leaderCompleteness,
-          `n${id} became leader of term ${s.term} holding ${i > last ? "nothing" : `term ${held}`} at index ${i}, where an entry of term ${t} is committed`
+          `n${id} became leader of term ${s.term} holding ${i > last ? "nothing" : `term ${held}`} at index ${i}, where an entry of term ${t} was committed by term ${c}`
         )
         return
       }
@@ -287,8 +295,14 @@ export class Checker {
       const known = this.committedTerm[i]
       if (known === undefined) {
         this.committedTerm[i] = t
-        this.newlyCommitted(i, t)
-      } else if (known !== t) {
+        this.commitTerm[i] = s.term
+        this.newlyCommitted(i, t, s.term)
+      } else if (known === t) {
+        if (s.term < this.commitTerm[i]!) {
+          this.commitTerm[i] = s.term
+          this.newlyCommitted(i, t, s.term)
+        }
+      } else {
         this.fail(
           Invariant.stateMachineSafety,
           `n${id} committed term ${t} at index ${i}, where term ${known} was committed`
@@ -299,14 +313,15 @@ export class Checker {
     if (s.commitIndex > this.committedMax) this.committedMax = s.commitIndex
   }
 
-  /** Every current leader of a later term must already hold a newly known committed entry. */
-  private newlyCommitted(index: number, term: number): void {
+  /** Entry (`index`, `term`) is known committed by term `by`: every current leader of a later
+   * term must already hold it. */
+  private newlyCommitted(index: number, term: number, by: number): void {
     for (const [id, s] of this.live) {
-      if (s.role !== "leader" || s.term <= term || index < s.log.prevIndex) continue
+      if (s.role !== "leader" || s.term <= by || index < s.log.prevIndex) continue
       if (Log.termAt(s.log, index) !== term) {
         this.fail(
           Invariant.leaderCompleteness,
-          `index ${index} term ${term} is committed but n${id}, leader of term ${s.term}, holds ${Log.termAt(s.log, index) ?? "nothing"} there`
+          `index ${index} term ${term} was committed by term ${by} but n${id}, leader of term ${s.term}, holds ${Log.termAt(s.log, index) ?? "nothing"} there`
         )
       }
     }

@@ -43,6 +43,12 @@ describe("simulator harness", () => {
     return undefined
   }
 
+  it("reports a liveness failure when the bound is too short", () => {
+    const r = runSeed({ seed: 3, nodes: 3, livenessMs: 10 })
+    expect(r.violation?.invariant).toBe(Invariant.liveness)
+    expect(r.violation?.detail).toMatch(/within 10 ms of healing/)
+  })
+
   it("catches messages that leave before their write is durable (injected runtime bug)", () => {
     expect(injectedFailure("send-before-durable", 20)?.violation?.invariant).toBe(Invariant.durability)
   })

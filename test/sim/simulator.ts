@@ -446,7 +446,7 @@ class Simulation extends Cluster {
     if (!this.nodes.every((n) => n.machine.applied >= m.index)) return
     // Reads must not hang either: every read issued since healing, up to a second ago, has been
     // answered (served or failed). The phase lasts long enough for that to mean something.
-    if (this.now < this.healAt + MIN_LIVENESS_MS) return
+    if (this.now < this.healAt + Math.min(MIN_LIVENESS_MS, this.opts.livenessMs / 2)) return
     const hung = this.livenessReads.filter((r) => r.at <= this.now - 1000 && !this.checker.readAnswered(r.id))
     if (hung.length > 0) {
       const r = hung[0]!
