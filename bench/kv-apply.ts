@@ -8,6 +8,7 @@
  *    arrayBuffers above the level before), and the cost of applying while a snapshot is streamed.
  * Prints human-readable lines and ends with one JSON line.
  */
+import { setTimeout as delay } from "node:timers/promises"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Schema } from "effect"
@@ -23,6 +24,14 @@ const te = new TextEncoder()
 const memory = (): number => {
   const m = process.memoryUsage()
   return m.heapUsed + m.arrayBuffers
+}
+/** Full GC, then a pause: ArrayBuffer backing stores are released off-thread, so `arrayBuffers`
+ * lags a synchronous gc(). Used before every baseline. */
+const settle = async (): Promise<number> => {
+  gc()
+  await delay(100)
+  gc()
+  return memory()
 }
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`
 /** Runs `f` several times and keeps the best run by `score` (machines here are shared and noisy). */
@@ -152,85 +161,114 @@ const fill = (n: number): KvStateMachine => {
   return sm
 }
 
-const snapshotBench = () => {
+const overwriteAll = (round: number): Array<Entry> => {
+  const value = new Uint8Array(128).fill(3 + round)
+  // From the last key to the first: against the snapshot's walk, so every replaced record is one
+  // it has not emitted yet and must keep (the worst case for its memory).
+  return Array.from({ length: SNAP_KEYS }, (_, i) => {
+    const key = te.encode(`key-${(SNAP_KEYS - 1 - i).toString().padStart(8, "0")}`)
+    const seq = SNAP_KEYS * (round + 1) + i + 1
+    return {
+      term: 1,
+      kind: "command",
+      data: encodeCommand({ _tag: "Put", at: 2, session: 1, seq, ack: seq - 1, key, value })
+    }
+  })
+}
+
+const snapshotBench = async () => {
+  const empty = await settle()
   const sm = fill(SNAP_KEYS)
+  const storeHeap = (await settle()) - empty
   const storeBytes = sm.dataBytes
-  // Snapshot, consuming chunks as a writer to disk would (not keeping them): time and peak.
-  const snapshotRun = () => {
-    gc()
-    const base = memory()
+
+  /** Streams a snapshot of `sm`, calling `between` after each chunk. With `sample`, collects
+   * garbage every 8 chunks and records the live heap above `base`: what is really held, not
+   * chunks already dropped but not yet collected (an over-estimate: see settle). */
+  const stream = (base: number | undefined, between: () => void = () => {}) => {
     let peak = 0
-    const t0 = performance.now()
     let bytes = 0
     let chunks = 0
+    const t0 = performance.now()
     for (const chunk of sm.snapshot()) {
       bytes += chunk.length
       chunks++
-      if (chunks % 16 === 0) peak = Math.max(peak, memory() - base)
+      between()
+      if (base !== undefined && chunks % 8 === 0) {
+        gc()
+        peak = Math.max(peak, memory() - base)
+      }
     }
-    const ms = performance.now() - t0
-    return { ms, bytes, chunks, peak: Math.max(peak, memory() - base) }
+    return { ms: performance.now() - t0, bytes, chunks, peak }
   }
-  const snap = best(3, (r) => -r.ms, snapshotRun)
+  let snap = stream(undefined)
+  for (let i = 0; i < 2; i++) {
+    const again = stream(undefined)
+    if (again.ms < snap.ms) snap = again
+  }
+  const snapLive = stream(await settle())
 
   // Restore from chunks kept in memory (the input itself is excluded from the peak).
   const kept = [...sm.snapshot()]
-  const restoreRun = () => {
+  const restoreRun = (base: number | undefined) => {
     const target = new KvStateMachine()
-    gc()
-    const base = memory()
     let peak = 0
     const t0 = performance.now()
     const restorer = target.beginRestore()
     for (let i = 0; i < kept.length; i++) {
       const error = restorer.push(kept[i]!)
       if (error !== undefined) throw error
-      if (i % 16 === 0) peak = Math.max(peak, memory() - base)
+      if (base !== undefined && i % 8 === 0) {
+        gc()
+        peak = Math.max(peak, memory() - base)
+      }
     }
     const error = restorer.finish()
     if (error !== undefined) throw error
     const ms = performance.now() - t0
     if (target.keyCount !== SNAP_KEYS) throw new Error("restore bench: wrong key count")
-    return { ms, peak: Math.max(peak, memory() - base) }
+    return { ms, peak, target }
   }
-  const restore = best(3, (r) => -r.ms, restoreRun)
+  let restoreMs = Number.POSITIVE_INFINITY
+  for (let i = 0; i < 3; i++) restoreMs = Math.min(restoreMs, restoreRun(undefined).ms)
+  let base = await settle()
+  const restoreLive = restoreRun(base)
+  const restoredHeap = (await settle()) - base
+  restoreLive.target.get(new Uint8Array(0)) // keep the restored store alive until measured
 
-  // Applying while a snapshot streams: overwrite every key once, one chunk's worth of puts
-  // between chunks.
-  const value = new Uint8Array(128).fill(3)
-  const overwrite: Array<Entry> = []
-  for (let i = 0; i < SNAP_KEYS; i++) {
-    const key = te.encode(`key-${i.toString().padStart(8, "0")}`)
-    const seq = SNAP_KEYS + i + 1
-    overwrite.push({
-      term: 1,
-      kind: "command",
-      data: encodeCommand({ _tag: "Put", at: 2, session: 1, seq, ack: seq - 1, key, value })
-    })
-  }
-  gc()
-  const base = memory()
-  let peak = 0
-  const t0 = performance.now()
-  let next = 0
+  // Applying while a snapshot streams: overwrite every key, 400 puts between chunks. The stream
+  // still captures the values at its start; the records replaced before it reached them are kept
+  // until it emits them.
   let index = sm.appliedIndex
-  for (const _chunk of sm.snapshot()) {
-    for (let j = 0; j < 400 && next < overwrite.length; j++) sm.apply(++index, overwrite[next++]!)
-    peak = Math.max(peak, memory() - base)
+  const rounds = [overwriteAll(0), overwriteAll(1)]
+  const during = (round: Array<Entry>, base: number | undefined) => {
+    let next = 0
+    const result = stream(base, () => {
+      for (let j = 0; j < 400 && next < round.length; j++) sm.apply(++index, round[next++]!)
+    })
+    const duringPuts = next
+    while (next < round.length) sm.apply(++index, round[next++]!)
+    return { ...result, duringPuts }
   }
-  while (next < overwrite.length) sm.apply(++index, overwrite[next++]!)
-  const concurrentMs = performance.now() - t0
+  const timed = during(rounds[0]!, undefined)
+  base = await settle()
+  const sampled = during(rounds[1]!, base)
+  const after = (await settle()) - base
   return {
     keys: SNAP_KEYS,
     storeBytes,
+    storeHeapBytes: storeHeap,
     snapshotBytes: snap.bytes,
     snapshotChunks: snap.chunks,
     snapshotMs: snap.ms,
-    snapshotPeakBytes: snap.peak,
-    restoreMs: restore.ms,
-    restorePeakBytes: restore.peak,
-    snapshotWithOverwriteAllMs: concurrentMs,
-    snapshotWithOverwriteAllPeakBytes: peak
+    snapshotLivePeakBytes: snapLive.peak,
+    restoreMs,
+    restoreLivePeakBytes: restoreLive.peak,
+    restoredStoreBytes: restoredHeap,
+    duringOverwriteMs: timed.ms,
+    duringOverwritePuts: timed.duringPuts,
+    duringOverwriteLivePeakBytes: sampled.peak,
+    afterOverwriteBytes: after
   }
 }
 
@@ -243,15 +281,22 @@ const apply = applyBench()
 console.log(
   `apply: ${Math.round(apply.appliesPerSec).toLocaleString("en")} puts/s (${KEYS} keys, 128 B values, ${SESSIONS} sessions, decode included)`
 )
-const snap = snapshotBench()
+const snap = await snapshotBench()
 console.log(
-  `snapshot: ${snap.keys} keys (${mb(snap.storeBytes)} of keys+values) -> ${mb(snap.snapshotBytes)} in ${snap.snapshotChunks} chunks, ` +
-    `${snap.snapshotMs.toFixed(0)} ms, peak +${mb(snap.snapshotPeakBytes)}`
+  `store: ${snap.keys} keys, ${mb(snap.storeBytes)} of keys+values, ${mb(snap.storeHeapBytes)} of heap ` +
+    `(${Math.round(snap.storeHeapBytes / snap.keys)} B/key)`
 )
 console.log(
-  `restore: ${snap.restoreMs.toFixed(0)} ms, peak +${mb(snap.restorePeakBytes)} (the restored store itself)`
+  `snapshot: ${mb(snap.snapshotBytes)} in ${snap.snapshotChunks} chunks, ${snap.snapshotMs.toFixed(0)} ms, ` +
+    `live heap while streaming +${mb(snap.snapshotLivePeakBytes)}`
 )
 console.log(
-  `snapshot while overwriting every key: ${snap.snapshotWithOverwriteAllMs.toFixed(0)} ms, peak +${mb(snap.snapshotWithOverwriteAllPeakBytes)}`
+  `restore: ${snap.restoreMs.toFixed(0)} ms, live heap peak +${mb(snap.restoreLivePeakBytes)} ` +
+    `(the restored store alone: +${mb(snap.restoredStoreBytes)})`
+)
+console.log(
+  `snapshot while overwriting every key: ${snap.duringOverwritePuts} puts applied during the stream, ` +
+    `${snap.duringOverwriteMs.toFixed(0)} ms in all, live heap peak +${mb(snap.duringOverwriteLivePeakBytes)} ` +
+    `(after it: ${mb(snap.afterOverwriteBytes)})`
 )
 console.log(JSON.stringify({ bench: "kv-apply", node: process.version, codec, apply, snapshot: snap }))

@@ -3,16 +3,22 @@
  *
  * Every command carries `at`, the proposing leader's clock in ms, stamped by the runtime when it
  * proposes; the state machine measures session expiry in this log time, so every replica expires
- * the same sessions at the same index. Writes carry `(session, seq)` for exactly-once application
+ * the same sessions at the same index. Stamp it from the wall clock (Effect's
+ * `Clock.currentTimeMillis`), not a per-process monotonic clock: log time must stay comparable
+ * across leaders (a leader whose clock is behind only stalls log time, see state-machine.ts; one
+ * far ahead would expire every idle session early). Writes carry `(session, seq)` for exactly-once application
  * and `ack`: the client has received the results of every seq <= ack, so the state machine may
  * forget them (see sessions.ts).
  *
  * ## Encoding: a hand-rolled compact layout, not SchemaBinary
- * Measured on Node 24 (bench/kv-apply.ts, `codec` section; put with 16-byte key and 128-byte
- * value): this layout encodes ~4-6M/s and decodes ~8-10M/s at 159 bytes; `SchemaBinary.toCodec`
- * of the equivalent Schema union ran ~0.3-0.5M/s each way at ~170 bytes. Decode runs on every
- * replica for every entry on the apply hot path, so the 20x matters; the layout is small enough to
- * validate by hand (every field is bounds- and range-checked, trailing bytes are rejected).
+ * Measured on Node 24 (bench/kv-apply.ts, `codec` line; a put with a 16-byte key and 128-byte
+ * value): this layout is 160 bytes and decoded 1.5-2.1M/s on a loaded 2-core machine (4.7-5.9M/s
+ * when quieter); `SchemaBinary.toCodec` of the equivalent Schema union (fingerprint mode) is 174
+ * bytes and decoded 0.13-0.16M/s (0.5M/s quieter): 10-16x slower. Encoding: 0.3-0.4M/s vs
+ * 0.2M/s (1.9M/s vs 0.5M/s quieter). Decode runs on every replica for every entry on the apply
+ * hot path, so that factor matters; the layout is small enough to validate by hand (every field
+ * is bounds- and range-checked, trailing bytes are rejected, and a fuzz test checks it never
+ * throws).
  *
  * Layout (varint = unsigned LEB128, at most 8 bytes, value <= 2^53 - 1):
  * ```
