@@ -3,7 +3,8 @@
  * without allocating.
  *
  * A state is a single number: 0 = absent (version 0); otherwise `version * base + valueId + 1`,
- * where values are interned per key and `base = distinct values + 1`.
+ * where values are interned per key (every value no get returned shares id `UNREAD`) and
+ * `base = interned values + 1`.
  *
  * @module
  */
