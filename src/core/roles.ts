@@ -43,6 +43,9 @@ const setRole = (ctx: Ctx, role: Role, leader: NodeId): void => {
 export const becomeFollower = (ctx: Ctx, term: number, leader: NodeId): void => {
   const before = ctx.state
   adoptTerm(ctx, term)
+  setRole(ctx, "follower", leader)
+  // Fail the reads the old role could no longer confirm, naming the leader known now (the
+  // client's retry hint; never this node, which just lost the lead).
   if (before.role === "leader") failLeaderReads(ctx)
   if (before.term !== ctx.state.term || before.leader !== leader) failForwardedReads(ctx)
   update(ctx, {
@@ -53,7 +56,6 @@ export const becomeFollower = (ctx: Ctx, term: number, leader: NodeId): void => 
     incomingSnapshot: before.term === ctx.state.term ? before.incomingSnapshot : undefined
   })
   if (leader !== NONE) update(ctx, { leaderContactAt: ctx.now })
-  setRole(ctx, "follower", leader)
   resetElectionTimer(ctx)
 }
 
@@ -79,9 +81,9 @@ const requestVotes = (ctx: Ctx, preVote: boolean, transfer: boolean): void => {
  * Neither our term nor anybody's changes until a majority says yes.
  */
 export const becomePreCandidate = (ctx: Ctx): void => {
-  failForwardedReads(ctx)
   update(ctx, { votes: new Map([[ctx.state.config.id, true]]) })
   setRole(ctx, "precandidate", NONE)
+  failForwardedReads(ctx)
   resetElectionTimer(ctx)
   requestVotes(ctx, true, false)
   countVotes(ctx)
@@ -90,7 +92,6 @@ export const becomePreCandidate = (ctx: Ctx): void => {
 /** Start a real election (paper 5.2): new term, vote for self, ask everyone. `transfer` marks an
  * election triggered by TimeoutNow, which voters must not refuse for lease reasons (3.10). */
 export const becomeCandidate = (ctx: Ctx, transfer = false): void => {
-  failForwardedReads(ctx)
   update(ctx, {
     term: ctx.state.term + 1,
     vote: ctx.state.config.id,
@@ -98,6 +99,7 @@ export const becomeCandidate = (ctx: Ctx, transfer = false): void => {
   })
   markHardState(ctx)
   setRole(ctx, "candidate", NONE)
+  failForwardedReads(ctx)
   resetElectionTimer(ctx)
   requestVotes(ctx, false, transfer)
   countVotes(ctx)
