@@ -7,7 +7,7 @@
  * ```
  * "RKVS" u8(1)                                   magic and format version
  * record*                                        each: u32 bodyLength, body
- *   header  (tag 1): varint appliedIndex, logTime, sessionCount, keyCount
+ *   header  (tag 1): varint appliedIndex, appliedTerm, logTime, sessionCount, keyCount
  *   session (tag 2): varint id, lastActive, floor, resultCount,
  *                    then per result: varint seq, u8 kind, fields (see encodeResult)
  *   key     (tag 3): varint keyLength, key, varint version, value (the rest of the body)
@@ -87,6 +87,8 @@ let nextStreamId = 1
 export class SnapshotStream implements IterableIterator<Uint8Array> {
   /** The state's applied index when the snapshot started: the snapshot covers entries up to it. */
   readonly appliedIndex: number
+  /** Term of the entry at appliedIndex (the snapshot's SnapshotMeta.term); 0 when empty. */
+  readonly appliedTerm: number
   readonly logTime: number
   readonly keyCount: number
   readonly sessionCount: number
@@ -119,6 +121,7 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
     this.state = state
     this.chunkBytes = chunkBytes
     this.appliedIndex = state.appliedIndex
+    this.appliedTerm = state.appliedTerm
     this.logTime = state.logTime
     this.keyCount = state.data.size
     this.sessionCount = state.sessions.size
@@ -167,7 +170,7 @@ export class SnapshotStream implements IterableIterator<Uint8Array> {
   }
 
   private headerBytes(): Uint8Array {
-    const fields = [this.appliedIndex, this.logTime, this.sessionCount, this.keyCount]
+    const fields = [this.appliedIndex, this.appliedTerm, this.logTime, this.sessionCount, this.keyCount]
     let body = 1
     for (const f of fields) body += varintSize(f)
     const out = new Uint8Array(PREFIX + 4 + body)
@@ -483,6 +486,7 @@ export class SnapshotRestorer {
       if (tag !== T_HEADER) return void this.fail("missing header record", offset)
       this.headerSeen = true
       st.appliedIndex = r.varint()
+      st.appliedTerm = r.varint()
       st.logTime = r.varint()
       this.sessionsLeft = r.varint()
       this.keysLeft = r.varint()

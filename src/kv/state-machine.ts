@@ -76,6 +76,12 @@ export class KvStateMachine {
     return this.state.appliedIndex
   }
 
+  /** Term of the entry at appliedIndex (0 when empty): with appliedIndex, a snapshot's (index,
+   * term). */
+  get appliedTerm(): number {
+    return this.state.appliedTerm
+  }
+
   /** Highest leader timestamp applied (ms). */
   get logTime(): number {
     return this.state.logTime
@@ -108,6 +114,7 @@ export class KvStateMachine {
     const st = this.state
     if (index !== st.appliedIndex + 1) throw new ApplyOutOfOrder(st.appliedIndex + 1, index)
     st.appliedIndex = index
+    st.appliedTerm = entry.term
     if (entry.kind === "noop") return NOOP
     const command = decodeCommand(entry.data)
     if (command._tag === "InvalidCommand") return command
@@ -162,8 +169,8 @@ export class KvStateMachine {
   }
 
   /**
-   * A point-in-time snapshot of the whole state (data, versions, sessions, applied index and log
-   * time) as a stream of chunks of at most `chunkBytes` (default 64 KiB), produced lazily.
+   * A point-in-time snapshot of the whole state (data, versions, sessions, applied index and
+   * term, log time) as a stream of chunks of at most `chunkBytes` (default 64 KiB), produced lazily.
    *
    * Consistency: the stream reflects the state at the moment `snapshot()` is called, even if
    * entries are applied while it is being consumed (records changed meanwhile are kept aside for

@@ -24,6 +24,8 @@ export interface KvState {
   readonly data: Map<string, StoredRecord>
   readonly sessions: SessionTable
   appliedIndex: number
+  /** Term of the entry at appliedIndex (0 when nothing was applied). */
+  appliedTerm: number
   logTime: number
   /** Sum of key and value lengths (for metrics and snapshot size estimates). */
   dataBytes: number
@@ -36,6 +38,7 @@ export const emptyKvState = (config: KvConfig): KvState => ({
   data: new Map(),
   sessions: new SessionTable(config.sessionTtlMs, config.maxSessions, config.sessionResultWindow),
   appliedIndex: 0,
+  appliedTerm: 0,
   logTime: 0,
   dataBytes: 0,
   stream: undefined

@@ -105,6 +105,7 @@ export const rechunk = (data: Uint8Array, cuts: ReadonlyArray<number>): Array<Ui
 
 export interface Canonical {
   readonly appliedIndex: number
+  readonly appliedTerm: number
   readonly logTime: number
   readonly sessions: ReadonlyArray<string>
   readonly keys: ReadonlyArray<string>
@@ -136,7 +137,7 @@ export const canonical = (sm: KvStateMachine): Canonical => {
     const end = start + length
     p = start
     const tag = data[p++]
-    if (tag === 1) for (let i = 0; i < 4; i++) header.push(readVarint())
+    if (tag === 1) for (let i = 0; i < 5; i++) header.push(readVarint())
     else if (tag === 2) sessions.push(hex(data.subarray(start + 1, end)))
     else if (tag === 3) {
       const keyLength = readVarint()
@@ -148,7 +149,7 @@ export const canonical = (sm: KvStateMachine): Canonical => {
     p = end
   }
   keys.sort()
-  return { appliedIndex: header[0]!, logTime: header[1]!, sessions, keys }
+  return { appliedIndex: header[0]!, appliedTerm: header[1]!, logTime: header[2]!, sessions, keys }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ const sample = (): Driver => {
   d.del(s, 3, "alpha", { at: 1003, ack: 0 })
   d.put(s, 4, "gamma", "x".repeat(200_000), { at: 1004, ack: 0, expectedVersion: 0 })
   d.open(1005)
+  d.apply({ term: 3, kind: "noop", data: new Uint8Array(0) }) // a new leader's term-start entry
   return d
 }
 
@@ -40,6 +41,8 @@ describe("snapshot format", () => {
     expect(canonical(copy.sm)).toEqual(canonical(d.sm))
     expect(copy.sm.appliedIndex).toBe(d.sm.appliedIndex)
     expect(copy.sm.logTime).toBe(1005)
+    expect(copy.sm.appliedTerm).toBe(3)
+    expect(d.sm.snapshot().appliedTerm).toBe(3)
     expect(copy.sm.keyCount).toBe(2)
     expect(copy.sm.sessionCount).toBe(2)
     expect(copy.sm.dataBytes).toBe(d.sm.dataBytes)
