@@ -12,7 +12,6 @@ import {
   append,
   appendOk,
   appendReject,
-  boot,
   config,
   elect,
   entries,
