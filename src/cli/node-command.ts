@@ -8,7 +8,8 @@ import { createHash } from "node:crypto"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultConfig, type RaftConfig } from "../core/config.ts"
-import { layerNoop as metricsNoop } from "../metrics/MetricsSink.ts"
+import { layerHttp } from "../http/server.ts"
+import { layerPrometheus } from "../metrics/prometheus.ts"
 import { layer as nodeLayer, RaftNode } from "../runtime/RaftNode.ts"
 import { layerKvMachine, layerStateMachine } from "../server/KvMachine.ts"
 import { layerKvServer } from "../server/KvServer.ts"
@@ -159,11 +160,13 @@ export const settingsFromFlags = (f: RawFlags): Effect.Effect<NodeSettings, Inva
 /** Every layer of a running node, from its settings. */
 export const nodeLayers = (s: NodeSettings) => {
   const kv = layerKvMachine()
+  const transport = layerTcp({ clusterId: s.clusterId, self: s.id, peers: s.peers })
+  const observability = layerPrometheus.pipe(Layer.provide(transport))
   const deps = Layer.mergeAll(
     layerLevel({ dataDir: s.dataDir, clusterId: s.clusterId, nodeId: s.id }),
-    layerTcp({ clusterId: s.clusterId, self: s.id, peers: s.peers }),
+    transport,
     layerStateMachine.pipe(Layer.provide(kv)),
-    metricsNoop
+    observability
   )
   const node = nodeLayer({
     raft: s.raft,
@@ -172,9 +175,13 @@ export const nodeLayers = (s: NodeSettings) => {
     tickMs: Math.max(1, Math.min(10, Math.floor(s.raft.heartbeatInterval / 4)))
   }).pipe(Layer.provide(deps))
   const server = layerKvServer(s.client, { clientAddresses: s.clientAddresses }).pipe(
-    Layer.provide(Layer.mergeAll(node, kv))
+    Layer.provide(Layer.mergeAll(node, kv, observability))
   )
-  return Layer.mergeAll(node, kv, server)
+  const http =
+    s.http === undefined
+      ? Layer.empty
+      : layerHttp(s.http).pipe(Layer.provide(Layer.merge(node, observability)))
+  return Layer.mergeAll(node, kv, server, http)
 }
 
 export const runNode = (s: NodeSettings) =>

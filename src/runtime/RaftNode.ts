@@ -64,6 +64,8 @@ export interface NodeStatus {
   readonly snapshotBytes: number
   /** Bytes of log entries applied since the last snapshot (what the snapshot threshold measures). */
   readonly logBytes: number
+  /** Proposals submitted here and not yet answered. */
+  readonly pendingProposals: number
   /** The leader's view of each follower (empty on followers). */
   readonly peers: ReadonlyArray<PeerStatus>
 }
@@ -509,6 +511,7 @@ export const make = (
         snapshotIndex: s.snapshot?.index ?? 0,
         snapshotBytes: s.snapshot?.size ?? 0,
         logBytes: logBytesSinceSnapshot,
+        pendingProposals,
         peers: [...s.progress].map(([id, p]) => ({ id, match: p.match, next: p.next, mode: p.mode }))
       }
     })

@@ -19,6 +19,8 @@ import {
 } from "../kv/protocol.ts"
 import type { ApplyResult } from "../kv/results.ts"
 import type { ProposeError, ReadError } from "../runtime/errors.ts"
+import { observeRequest } from "../metrics/kv.ts"
+import { MetricsSink } from "../metrics/MetricsSink.ts"
 import { RaftNode } from "../runtime/RaftNode.ts"
 import { KvMachine } from "./KvMachine.ts"
 
@@ -58,6 +60,16 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
     Effect.gen(function* () {
       const node = yield* RaftNode
       const kv = yield* KvMachine
+      const metrics = yield* MetricsSink
+      /** Time and label one request, then refresh the KV gauges. */
+      const observed = <A, E>(method: string, effect: Effect.Effect<A, E>) =>
+        observeRequest(metrics, method, effect).pipe(
+          Effect.ensuring(
+            Effect.flatMap(node.status, (s) =>
+              Effect.sync(() => metrics.kvGauges(kv.keyCount, kv.sessionCount, s.pendingProposals))
+            )
+          )
+        )
       const toProtocol = proposalError(options)
       // The leader stamps every command with its clock: session expiry is decided in log time.
       const propose = (command: KvCommand) =>
@@ -67,48 +79,63 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
         )
       return KvRpcs.of({
         Get: (req) =>
-          Effect.gen(function* () {
-            if (req.key.length > kv.config.maxKeyBytes) {
-              return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
-            }
-            if (req.consistency === "linearizable")
-              yield* Effect.mapError(node.readBarrier, readError(options))
-            const record = kv.get(req.key)
-            const status = yield* node.status
-            return {
-              entry: record === undefined ? null : { value: record.value, version: record.version },
-              appliedIndex: kv.appliedIndex,
-              commitIndex: status.commitIndex
-            }
-          }),
+          observed(
+            "get",
+            Effect.gen(function* () {
+              if (req.key.length > kv.config.maxKeyBytes) {
+                return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
+              }
+              if (req.consistency === "linearizable")
+                yield* Effect.mapError(node.readBarrier, readError(options))
+              const record = kv.get(req.key)
+              const status = yield* node.status
+              return {
+                entry: record === undefined ? null : { value: record.value, version: record.version },
+                appliedIndex: kv.appliedIndex,
+                commitIndex: status.commitIndex
+              }
+            })
+          ),
         Put: (req) =>
-          Effect.gen(function* () {
-            const limit = checkLimits(kv.config, req.key, req.value)
-            if (limit !== undefined) return yield* limitError(limit)
-            const result = yield* propose({ _tag: "Put", at: Date.now(), ...req })
-            return yield* Result.match(putOutcome(result), {
-              onSuccess: Effect.succeed,
-              onFailure: Effect.fail
+          observed(
+            "put",
+            Effect.gen(function* () {
+              const limit = checkLimits(kv.config, req.key, req.value)
+              if (limit !== undefined) return yield* limitError(limit)
+              const result = yield* propose({ _tag: "Put", at: Date.now(), ...req })
+              return yield* Result.match(putOutcome(result), {
+                onSuccess: Effect.succeed,
+                onFailure: Effect.fail
+              })
             })
-          }),
+          ),
         Delete: (req) =>
-          Effect.gen(function* () {
-            if (req.key.length > kv.config.maxKeyBytes) {
-              return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
-            }
-            const result = yield* propose({ _tag: "Delete", at: Date.now(), ...req })
-            return yield* Result.match(deleteOutcome(result), {
-              onSuccess: Effect.succeed,
-              onFailure: Effect.fail
+          observed(
+            "delete",
+            Effect.gen(function* () {
+              if (req.key.length > kv.config.maxKeyBytes) {
+                return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
+              }
+              const result = yield* propose({ _tag: "Delete", at: Date.now(), ...req })
+              return yield* Result.match(deleteOutcome(result), {
+                onSuccess: Effect.succeed,
+                onFailure: Effect.fail
+              })
             })
-          }),
+          ),
         OpenSession: () =>
-          propose({ _tag: "OpenSession", at: Date.now() }).pipe(
-            Effect.map((r) => (r._tag === "SessionOpened" ? { session: r.session } : { session: 0 }))
+          observed(
+            "open_session",
+            propose({ _tag: "OpenSession", at: Date.now() }).pipe(
+              Effect.map((r) => (r._tag === "SessionOpened" ? { session: r.session } : { session: 0 }))
+            )
           ),
         CloseSession: (req) =>
-          propose({ _tag: "CloseSession", at: Date.now(), session: req.session }).pipe(
-            Effect.map((r) => ({ closed: r._tag === "SessionClosed" && r.closed }))
+          observed(
+            "close_session",
+            propose({ _tag: "CloseSession", at: Date.now(), session: req.session }).pipe(
+              Effect.map((r) => ({ closed: r._tag === "SessionClosed" && r.closed }))
+            )
           ),
         Status: () =>
           Effect.map(node.status, (s) => ({

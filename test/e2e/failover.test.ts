@@ -112,7 +112,7 @@ describe("real node processes over TCP", () => {
 
     cluster.spawn(leader.id)
     const commit = (await clients.status(next.id))!.commitIndex
-    await eventually("the restarted node catches up", 30_000, async () => {
+    await eventually("the restarted node catches up", 60_000, async () => {
       const s = await clients.status(leader.id)
       return s !== undefined && s.appliedIndex >= commit && s.role === "follower" ? s : undefined
     })
@@ -198,7 +198,7 @@ describe("real node processes over TCP", () => {
     }
     const commit = (await clients.status(leader.id))!.commitIndex
     cluster.spawn(lagging)
-    await eventually("the lagging node catches up", 30_000, async () => {
+    await eventually("the lagging node catches up", 60_000, async () => {
       const s = await clients.status(lagging)
       return s !== undefined && s.appliedIndex >= commit ? s : undefined
     })
@@ -237,7 +237,7 @@ describe("real node processes over TCP", () => {
     cluster.isolate(leader.id, false)
     const commit = (await clients.status(next.id))!.commitIndex
     let seen = ""
-    const healed = await eventually("the isolated node converges", 30_000, async () => {
+    const healed = await eventually("the isolated node converges", 60_000, async () => {
       const s = await clients.status(leader.id)
       seen = `${JSON.stringify(s)} (leader commit ${commit})`
       return s !== undefined && s.role === "follower" && s.appliedIndex >= commit ? s : undefined
