@@ -5,6 +5,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect } from "effect"
 import { Command } from "effect/cli"
+import { benchCommand } from "./bench-command.ts"
 import { clientCommands } from "./client-commands.ts"
 import { clusterCommand } from "./cluster-command.ts"
 import { describeFailure } from "./failure.ts"
@@ -12,7 +13,7 @@ import { nodeCommand } from "./node-command.ts"
 
 const app = Command.make("raftkv").pipe(
   Command.withDescription("A Raft consensus core and a strongly consistent replicated key-value store"),
-  Command.withSubcommands([nodeCommand, clusterCommand, ...clientCommands])
+  Command.withSubcommands([nodeCommand, clusterCommand, ...clientCommands, benchCommand])
 )
 
 const program = Command.run(app, { version: "0.1.0" }).pipe(

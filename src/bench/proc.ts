@@ -1,0 +1,78 @@
+/**
+ * CPU time and memory of processes and of the machine, from Linux's /proc (undefined elsewhere
+ * or when the process is gone).
+ */
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+
+let clockTicks: number | undefined
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, almost always 100). */
+const ticksPerSecond = (): number => {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+    } catch {
+      clockTicks = 100
+    }
+  }
+  return clockTicks
+}
+
+const read = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+export interface ProcessSample {
+  /** User + system CPU seconds the process has used. */
+  readonly cpuSeconds: number
+  readonly rssBytes: number
+}
+
+/** CPU seconds and resident memory of process `pid`. */
+export const sampleProcess = (pid: number): ProcessSample | undefined => {
+  const stat = read(`/proc/${pid}/stat`)
+  const status = read(`/proc/${pid}/status`)
+  if (stat === undefined || status === undefined) return undefined
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status)
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
+  return {
+    cpuSeconds: (utime + stime) / ticksPerSecond(),
+    rssBytes: rss === null ? 0 : Number(rss[1]) * 1024
+  }
+}
+
+export interface MachineSample {
+  /** Busy and total CPU time of all cores since boot, in ticks. */
+  readonly busyTicks: number
+  readonly totalTicks: number
+  /** 1-minute load average. */
+  readonly load1: number
+}
+
+/** The machine's CPU counters and load average. */
+export const sampleMachine = (): MachineSample | undefined => {
+  const stat = read("/proc/stat")
+  const loadavg = read("/proc/loadavg")
+  if (stat === undefined) return undefined
+  const cpu = stat.split("\n").find((l) => l.startsWith("cpu "))
+  if (cpu === undefined) return undefined
+  const t = cpu.trim().split(/\s+/).slice(1).map(Number)
+  const total = t.slice(0, 8).reduce((a, b) => a + b, 0)
+  const idle = (t[3] ?? 0) + (t[4] ?? 0)
+  return { busyTicks: total - idle, totalTicks: total, load1: Number(loadavg?.split(" ")[0] ?? Number.NaN) }
+}
+
+/** Percent of all cores busy between two samples. */
+export const busyPercent = (a: MachineSample, b: MachineSample): number => {
+  const total = b.totalTicks - a.totalTicks
+  return total <= 0 ? 0 : (100 * (b.busyTicks - a.busyTicks)) / total
+}
