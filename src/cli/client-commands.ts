@@ -23,7 +23,9 @@ import {
   make,
   type NodeReport,
   type PutError,
-  type RetryEvent
+  type ReadResult,
+  type RetryEvent,
+  toText
 } from "../client/index.ts"
 import { localClientEndpoints, parseDuration } from "./addresses.ts"
 
@@ -105,12 +107,20 @@ export const failureOutcome = (
   }
 }
 
-/** `{"value":...,"version":N}` or null; the value as UTF-8 text. */
-export const getOutcome = (entry: { readonly value: string; readonly version: number } | null): Outcome => ({
-  exitCode: 0,
-  text: entry === null ? "(not found)" : `${entry.value}  (version ${entry.version})`,
-  json: entry === null ? null : { value: entry.value, version: entry.version }
-})
+/**
+ * `{"value":...,"version":N}` or null, the value as UTF-8 text. A stale read also says (in the
+ * human output) which node answered and how far it had applied the log.
+ */
+export const getOutcome = (read: ReadResult, stale: boolean): Outcome => {
+  const entry = read.entry === null ? null : { value: toText(read.entry.value), version: read.entry.version }
+  const result = entry === null ? "(not found)" : `${entry.value}  (version ${entry.version})`
+  const freshness = `stale read from ${read.endpoint}: applied index ${read.appliedIndex}, commit index ${read.commitIndex}`
+  return {
+    exitCode: 0,
+    text: stale ? `${result}\n${freshness}` : result,
+    json: entry
+  }
+}
 
 export const putOutcome = (r: { readonly version: number }): Outcome => ({
   exitCode: 0,
@@ -291,8 +301,8 @@ export const getCommand = Command.make(
     runWithClient(
       f,
       false,
-      (kv) => kv.getString(f.key, { consistency: f.stale ? "stale" : "linearizable" }),
-      getOutcome
+      (kv) => kv.read(f.key, { consistency: f.stale ? "stale" : "linearizable" }),
+      (read) => getOutcome(read, f.stale)
     )
 ).pipe(Command.withDescription("Read a key; prints its value and version"))
 

@@ -20,8 +20,11 @@ import {
 describe("client command outcomes", () => {
   it("prints the documented JSON for successes", () => {
     expect(putOutcome({ version: 4 }).json).toEqual({ version: 4 })
-    expect(getOutcome({ value: "v", version: 2 }).json).toEqual({ value: "v", version: 2 })
-    expect(getOutcome(null)).toMatchObject({ exitCode: 0, json: null })
+    const read = { appliedIndex: 5, commitIndex: 9, endpoint: "h:2" }
+    const found = { ...read, entry: { value: new TextEncoder().encode("v"), version: 2 } }
+    expect(getOutcome(found, false).json).toEqual({ value: "v", version: 2 })
+    expect(getOutcome({ ...read, entry: null }, false)).toMatchObject({ exitCode: 0, json: null })
+    expect(getOutcome(found, true).text).toMatch(/stale read from h:2: applied index 5, commit index 9/)
     expect(deleteOutcome({ deleted: false })).toMatchObject({ exitCode: 0, json: { deleted: false } })
   })
 
