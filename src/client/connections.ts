@@ -67,19 +67,24 @@ export const makePool = (options: ConnectionOptions): Effect.Effect<ConnectionPo
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const connections = new Map<string, Deferred.Deferred<KvRpcClient, NodeUnreachable>>()
+    /** Clients ready for use: the hot path, without awaiting a Deferred. */
+    const ready = new Map<string, Effect.Effect<KvRpcClient>>()
     const get = (endpoint: string): Effect.Effect<KvRpcClient, NodeUnreachable> =>
       Effect.suspend(() => {
+        const hit = ready.get(endpoint)
+        if (hit !== undefined) return hit
         const existing = connections.get(endpoint)
         if (existing !== undefined) return Deferred.await(existing)
         // Registered before any suspension, so concurrent first calls share one dial.
-        const ready = Deferred.makeUnsafe<KvRpcClient, NodeUnreachable>()
-        connections.set(endpoint, ready)
+        const dialed = Deferred.makeUnsafe<KvRpcClient, NodeUnreachable>()
+        connections.set(endpoint, dialed)
         return Scope.fork(scope).pipe(
           Effect.flatMap((child) => connect(endpoint, options, child)),
+          Effect.tap((client) => Effect.sync(() => ready.set(endpoint, Effect.succeed(client)))),
           Effect.exit,
-          Effect.flatMap((exit) => Deferred.done(ready, exit)),
+          Effect.flatMap((exit) => Deferred.done(dialed, exit)),
           Effect.uninterruptible,
-          Effect.andThen(Deferred.await(ready))
+          Effect.andThen(Deferred.await(dialed))
         )
       })
     return { get }
