@@ -61,7 +61,8 @@ export interface ReadResult {
 }
 
 export interface CallOptions {
-  /** Deadline of this call, retries included (default: the client's `timeoutMs`). */
+  /** Deadline of this call, retries included (default: the client's `timeoutMs`). Not a positive
+   * number: the call dies with a RangeError (a programming error, not a cluster answer). */
   readonly timeoutMs?: number
 }
 
@@ -72,7 +73,8 @@ export interface ReadOptions extends CallOptions {
 }
 
 export interface WriteOptions extends CallOptions {
-  /** Write only if the key's version is this (0 = only if absent); otherwise VersionMismatch. */
+  /** Write only if the key's version is this (0 = only if absent); otherwise VersionMismatch.
+   * Not a non-negative integer: the call dies with a RangeError. */
   readonly expectedVersion?: number
 }
 
@@ -159,6 +161,19 @@ export const make = (
 
     const deadline = (call: CallOptions | undefined) => call?.timeoutMs ?? resolved.timeoutMs
 
+    /** A programming error in the call's options is a defect (RangeError), not a cluster answer. */
+    const checked = <A, E>(call: (WriteOptions & ReadOptions) | undefined, effect: Effect.Effect<A, E>) => {
+      const ms = deadline(call)
+      if (!(Number.isFinite(ms) && ms > 0)) {
+        return Effect.die(new RangeError(`timeoutMs must be a positive number, got ${ms}`))
+      }
+      const v = call?.expectedVersion
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {
+        return Effect.die(new RangeError(`expectedVersion must be a non-negative integer, got ${v}`))
+      }
+      return effect
+    }
+
     const openSession = within(
       resolved.timeoutMs,
       retrying(caller, "OpenSession", (rpc) => rpc.OpenSession(), { leaderOnly: true })
@@ -215,17 +230,20 @@ export const make = (
     const read = (key: BytesInput, call?: ReadOptions): Effect.Effect<ReadResult, GetError> => {
       const consistency = call?.consistency ?? "linearizable"
       const request = { key: toBytes(key), consistency }
-      return guard(
-        within(
-          deadline(call),
-          retrying(caller, "Get", (rpc) => rpc.Get(request), { leaderOnly: consistency === "linearizable" })
-        ).pipe(
-          Effect.map(({ value, endpoint }) => ({
-            entry: value.entry,
-            appliedIndex: value.appliedIndex,
-            commitIndex: value.commitIndex,
-            endpoint
-          }))
+      return checked(
+        call,
+        guard(
+          within(
+            deadline(call),
+            retrying(caller, "Get", (rpc) => rpc.Get(request), { leaderOnly: consistency === "linearizable" })
+          ).pipe(
+            Effect.map(({ value, endpoint }) => ({
+              entry: value.entry,
+              appliedIndex: value.appliedIndex,
+              commitIndex: value.commitIndex,
+              endpoint
+            }))
+          )
         )
       )
     }
@@ -246,13 +264,16 @@ export const make = (
       call?: WriteOptions
     ): Effect.Effect<{ version: number }, PutError> => {
       const fields = { key: toBytes(key), value: toBytes(value), ...expected(call) }
-      return guard(
-        within(
-          deadline(call),
-          write(
-            "Put",
-            (slot) => (rpc) =>
-              rpc.Put({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
+      return checked(
+        call,
+        guard(
+          within(
+            deadline(call),
+            write(
+              "Put",
+              (slot) => (rpc) =>
+                rpc.Put({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
+            )
           )
         )
       )
@@ -263,13 +284,16 @@ export const make = (
       call?: WriteOptions
     ): Effect.Effect<{ deleted: boolean }, DeleteError> => {
       const fields = { key: toBytes(key), ...expected(call) }
-      return guard(
-        within(
-          deadline(call),
-          write(
-            "Delete",
-            (slot) => (rpc) =>
-              rpc.Delete({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
+      return checked(
+        call,
+        guard(
+          within(
+            deadline(call),
+            write(
+              "Delete",
+              (slot) => (rpc) =>
+                rpc.Delete({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
+            )
           )
         )
       )

@@ -3,7 +3,7 @@
  * over real TCP on 127.0.0.1 with scripted handlers (test/client/fake-node.ts).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import {
   Busy,
   ClientClosed,
@@ -286,6 +286,27 @@ describe("pipelining", () => {
       expect(seen).toHaveLength(12)
       expect(Math.max(...seen.map((p) => p.seq - p.ack))).toBeLessThanOrEqual(3)
       expect(b.inFlight.max).toBeLessThanOrEqual(3)
+    })
+  )
+})
+
+describe("call options", () => {
+  it.live("a malformed expectedVersion or timeout is a defect, and nothing is sent", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      const kv = yield* make(options([b.endpoint]))
+      const bad: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+        kv.put("k", "v", { expectedVersion: -1 }),
+        kv.delete("k", { expectedVersion: 1.5 }),
+        kv.get("k", { timeoutMs: 0 })
+      ]
+      for (const call of bad) {
+        const exit = yield* Effect.exit(call)
+        assert(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+        assert.instanceOf(Cause.squash(exit.cause), RangeError)
+      }
+      expect(b.calls).toHaveLength(0)
     })
   )
 })
