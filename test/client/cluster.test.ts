@@ -113,15 +113,34 @@ describe("SDK against a 3-node cluster", () => {
 
   it("finds the leader when given only a follower's endpoint", async () => {
     const { leader, followers } = await waitForLeader(kv, 10_000)
-    const only = await connect({ endpoints: [followers[0]!.endpoint] })
+    const follower = followers[0]!.endpoint
+    const only = await connect({ endpoints: [follower] })
     try {
       expect(await only.put("sdk/follow", "x")).toEqual({ version: 1 })
       expect(only.leader()).toBe(leader.endpoint)
-      // A stale read is served by the follower itself, which has applied the write or soon will.
-      const stale = await only.read("sdk/follow", { consistency: "stale" })
-      expect(stale.appliedIndex).toBeGreaterThan(0)
+      expect(await only.getString("sdk/follow")).toEqual({ value: "x", version: 1 })
     } finally {
       await only.close()
+    }
+  })
+
+  it("serves a stale read from the follower it is given, which soon shows the write", async () => {
+    const { followers } = await waitForLeader(kv, 10_000)
+    const follower = followers[0]!.endpoint
+    await kv.put("sdk/stale", "s")
+    const reader = await connect({ endpoints: [follower] })
+    try {
+      const until = Date.now() + 10_000
+      let read = await reader.read("sdk/stale", { consistency: "stale" })
+      while (read.entry === null && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 20))
+        read = await reader.read("sdk/stale", { consistency: "stale" })
+      }
+      expect(read.endpoint).toBe(follower)
+      expect(read.entry?.version).toBe(1)
+      expect(read.appliedIndex).toBeLessThanOrEqual(read.commitIndex)
+    } finally {
+      await reader.close()
     }
   })
 })
