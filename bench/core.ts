@@ -6,8 +6,9 @@
  * restart with `initial` from a pre-filled log, and periodic snapshots keep the log within 1,024
  * entries of that length while the run appends, so each case really runs at its length.
  *
- * Time is the process's CPU time (see `cpuMs`). Prints one figure per case (the median of several
- * runs) and ends with one JSON line: `{"batch1":X,"batch64":Y,"batch64At1M":Z}` (entries/s).
+ * Time is the process's CPU time (see `cpuMs`). The cases run round-robin; each figure is the
+ * median of several runs. Ends with one JSON line: `{"batch1":X,"batch64":Y,"batch64At1M":Z}`
+ * (entries/s).
  *
  * Usage: `npm run bench:core [-- --runs N --seconds S --case batch64At1M]`; `--case` runs one case
  * (e.g. to profile it with `npx node --cpu-prof bench/core.ts --case batch64At1M`).
@@ -183,17 +184,20 @@ const main = (): void => {
     { key: "batch1At1M", prefill: 1_000_000, batch: 1 },
     { key: "batch64At1M", prefill: 1_000_000, batch: 64 }
   ].filter((c) => only === undefined || c.key === only)
+  // Round-robin over the cases, so that load changes on a shared machine hit every case alike.
+  const figures = cases.map(() => [] as number[])
+  for (let r = 0; r < runs; r++) {
+    cases.forEach((c, k) => figures[k]!.push(measure(c.prefill, c.batch, seconds)))
+  }
   const results: Record<string, number> = {}
-  for (const c of cases) {
-    const figures: number[] = []
-    for (let r = 0; r < runs; r++) figures.push(measure(c.prefill, c.batch, seconds))
-    const m = median(figures)
+  cases.forEach((c, k) => {
+    const m = median(figures[k]!)
     results[c.key] = Math.round(m)
     console.log(
       `${c.key.padEnd(12)} log ${fmt(c.prefill).padStart(9)}, batch ${String(c.batch).padStart(2)}: ` +
-        `${fmt(m).padStart(10)} entries/s (runs: ${figures.map(fmt).join(", ")})`
+        `${fmt(m).padStart(10)} entries/s (runs: ${figures[k]!.map(fmt).join(", ")})`
     )
-  }
+  })
   if (results.batch64 !== undefined && results.batch64At1M !== undefined) {
     console.log(
       `batch64 at 1M entries / at 1k: ${((results.batch64At1M / results.batch64) * 100).toFixed(1)}%`
