@@ -77,6 +77,19 @@ describe("5.3 log replication (leader)", () => {
     expect(state).toMatchObject({ commitIndex: 3, appliedIndex: 3 })
   })
 
+  it("5.3 a single-node cluster commits an entry once its own write of it is durable", () => {
+    // (It wins in the step its timer fires: its vote and no-op were one write, 1.)
+    const solo = elect(1, { members: [1] })
+    const { state, commands } = stepOk(solo, propose(3, [A], 1010))
+    expect(commands).toEqual([
+      persist(2, undefined, { from: 2, entries: [cmd(A)] }),
+      { _tag: "Proposed", id: 3, firstIndex: 2, term: 1 }
+    ])
+    expect(stepOk(state, persisted(2, 1020)).commands).toEqual([
+      { _tag: "Apply", firstIndex: 2, entries: [cmd(A)] }
+    ])
+  })
+
   it("5.3 a non-leader drops proposals, naming the leader it knows", () => {
     const f = follower(2, 1, 1)
     expect(stepOk(f, propose(9, [A], 10)).commands).toEqual([
