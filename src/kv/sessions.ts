@@ -8,7 +8,7 @@
  * - seq <= floor is a stale duplicate (StaleSequence; nothing applied);
  * - otherwise it was never applied: apply it and remember the result.
  * The client's `ack` (it holds every result <= ack) raises the floor and frees those results, and
- * at most `sessionResultWindow` results are kept (the oldest applied are dropped first, raising the
+ * at most `sessionResultWindow` results are kept (the lowest seqs are dropped first, raising the
  * floor). A client that keeps one write in flight and sends ack = seq - 1 therefore costs one
  * remembered result; a pipelining client may keep up to the window in flight, in any order.
  *
@@ -91,25 +91,24 @@ export class SessionTable {
       this.map.delete(s.id)
     }
   }
-  /** Records the result of a newly applied `seq`, then frees what `ack` and the window allow. */
+  /**
+   * Records the result of a newly applied `seq`, then frees what `ack` and the window allow.
+   * Writes may apply out of seq order (retries after a failover, pipelining), so both steps go by
+   * seq, not by apply order: every result <= ack is dropped, and on overflow the lowest seq goes
+   * first - never an unacknowledged result while an acknowledged one is still kept.
+   */
   remember(s: Session, seq: number, result: WriteResult, ack: number): void {
     const results = s.results
     results.set(seq, result)
     if (ack > s.floor) {
       s.floor = ack
-      // Results sit in apply order, which is seq order for a well-behaved client: stop at the
-      // first newer one. An out-of-order leftover <= ack is harmless (it still answers its own
-      // retry) and the window bounds it.
-      for (const k of results.keys()) {
-        if (k > ack) break
-        results.delete(k)
-      }
+      for (const k of results.keys()) if (k <= ack) results.delete(k)
     }
     while (results.size > this.window) {
-      const first = results.keys().next()
-      if (first.done === true) break
-      results.delete(first.value)
-      if (first.value > s.floor) s.floor = first.value
+      let lowest = Number.POSITIVE_INFINITY
+      for (const k of results.keys()) if (k < lowest) lowest = k
+      results.delete(lowest)
+      if (lowest > s.floor) s.floor = lowest
     }
   }
 }

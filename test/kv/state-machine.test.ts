@@ -182,6 +182,23 @@ describe("sessions: exactly-once", () => {
     expect(d.value("k")).toEqual({ value: "5", version: 5 })
   })
 
+  it("writes applied out of seq order keep every unacknowledged result (a late retry is replayed)", () => {
+    const d = new Driver({ sessionResultWindow: 4 })
+    const s = d.open()
+    // After a failover seqs 3, 1, 2 apply in that order; then 4 and 5 arrive with ack 2.
+    d.put(s, 3, "c", "3", { ack: 0 })
+    d.put(s, 1, "a", "1", { ack: 0 })
+    d.put(s, 2, "b", "2", { ack: 0 })
+    d.put(s, 4, "d", "4", { ack: 2 })
+    const five = d.put(s, 5, "e", "5", { ack: 2 })
+    expect(five).toEqual({ _tag: "Written", version: 1 })
+    // Seq 3 was never acknowledged by the client: its retry must get the original result.
+    expect(d.put(s, 3, "c", "3", { ack: 2 })).toEqual({ _tag: "Written", version: 1 })
+    expect(d.value("c")).toEqual({ value: "3", version: 1 })
+    // Seqs at or below the ack are forgotten and stale.
+    expect(d.put(s, 1, "a", "1", { ack: 2 })).toEqual({ _tag: "StaleSequence", session: s, seq: 1 })
+  })
+
   it("sessions are independent", () => {
     const d = new Driver()
     const s1 = d.open()
