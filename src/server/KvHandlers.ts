@@ -127,7 +127,11 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
           observed(
             "open_session",
             propose({ _tag: "OpenSession", at: Date.now() }).pipe(
-              Effect.map((r) => (r._tag === "SessionOpened" ? { session: r.session } : { session: 0 }))
+              Effect.flatMap((r) =>
+                r._tag === "SessionOpened"
+                  ? Effect.succeed({ session: r.session })
+                  : Effect.die(new Error(`OpenSession applied as ${r._tag} (proposal bookkeeping bug)`))
+              )
             )
           ),
         CloseSession: (req) =>
