@@ -79,6 +79,7 @@ const drive = (
   const warmupSeconds = Math.ceil(config.warmupMs / 1000)
   let lastWarmupOps = 0
   const ticker = setInterval(() => {
+    if (progress === noProgress) return
     const now = performance.now()
     if (now < timeline.measureStart) {
       const done = Math.min(warmupSeconds, Math.round((now - start) / 1000))
