@@ -96,21 +96,23 @@ const stopAll = (children: ReadonlyArray<ChildProcess>) =>
     )
   )
 
-/** Run the cluster until interrupted (Ctrl-C) or until a node dies. */
+/** Run the cluster until interrupted (Ctrl-C) or until every node has exited. */
 export const runLocalCluster = (o: LocalClusterOptions) =>
   Effect.gen(function* () {
     const dataDir = resolve(o.dataDir)
     const options = { ...o, dataDir }
-    const exited = yield* Deferred.make<never, NodeExited>()
+    // A node that dies is reported and the others keep serving (a majority is all Raft needs);
+    // the command ends, failing, once every node is gone.
+    const allExited = yield* Deferred.make<never, NodeExited>()
+    let running = o.nodes
     const children = yield* Effect.acquireRelease(
       Effect.sync(() =>
         Array.from({ length: o.nodes }, (_, k) => {
           const child = spawnNode(options, k + 1)
           child.once("exit", (code) => {
-            Deferred.doneUnsafe(
-              exited,
-              Effect.fail(new NodeExited({ node: k + 1, code, log: logPath(dataDir, k + 1) }))
-            )
+            const error = new NodeExited({ node: k + 1, code, log: logPath(dataDir, k + 1) })
+            process.stderr.write(`raftkv: ${error.message}\n`)
+            if (--running === 0) Deferred.doneUnsafe(allExited, Effect.fail(error))
           })
           return child
         })
@@ -128,7 +130,7 @@ export const runLocalCluster = (o: LocalClusterOptions) =>
       })
       process.stdout.write(`endpoints: ${endpoints.join(",")}\nPress Ctrl-C to stop.\n`)
     })
-    return yield* Deferred.await(exited)
+    return yield* Deferred.await(allExited)
   }).pipe(Effect.scoped)
 
 export const clusterCommand = Command.make(
