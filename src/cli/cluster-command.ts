@@ -105,19 +105,24 @@ export const runLocalCluster = (o: LocalClusterOptions) =>
     // the command ends, failing, once every node is gone.
     const allExited = yield* Deferred.make<never, NodeExited>()
     let running = o.nodes
+    let stopping = false
     const children = yield* Effect.acquireRelease(
       Effect.sync(() =>
         Array.from({ length: o.nodes }, (_, k) => {
           const child = spawnNode(options, k + 1)
           child.once("exit", (code) => {
             const error = new NodeExited({ node: k + 1, code, log: logPath(dataDir, k + 1) })
-            process.stderr.write(`raftkv: ${error.message}\n`)
+            if (!stopping) process.stderr.write(`raftkv: ${error.message}\n`)
             if (--running === 0) Deferred.doneUnsafe(allExited, Effect.fail(error))
           })
           return child
         })
       ),
-      stopAll
+      (children) =>
+        Effect.suspend(() => {
+          stopping = true
+          return stopAll(children)
+        })
     )
     const endpoints = children.map((_, k) => `127.0.0.1:${localPorts(o.basePort, k + 1).client}`)
     yield* Effect.sync(() => {
