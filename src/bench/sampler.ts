@@ -131,12 +131,14 @@ export class Sampler {
     this.target = target
   }
 
-  private cpuOf(r: Reading): number | undefined {
+  private cpuOf(r: Reading | undefined): number | undefined {
+    if (r === undefined) return undefined
     if (r.process !== undefined) return r.process.cpuSeconds
     return r.samples === undefined ? undefined : sumOf(r.samples, this.target.metrics.cpuSeconds)
   }
 
-  private rssOf(r: Reading): number | undefined {
+  private rssOf(r: Reading | undefined): number | undefined {
+    if (r === undefined) return undefined
     if (r.process !== undefined) return r.process.rssBytes
     return r.samples === undefined ? undefined : sumOf(r.samples, this.target.metrics.residentBytes)
   }
@@ -224,12 +226,20 @@ export class Sampler {
     return second
   }
 
-  /** Ticks at each whole second after `startAt` (performance.now() time) until `seconds` ticks. */
+  /**
+   * The baseline reading at `startAt` (performance.now() time), then a tick at each whole second
+   * after it, `seconds` ticks in all.
+   */
   async run(startAt: number, seconds: number, now: () => number, signal: AbortSignal): Promise<void> {
+    const until = async (at: number) => {
+      const wait = at - now()
+      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined)
+    }
+    await until(startAt)
+    if (signal.aborted) return
     await this.start()
     for (let k = 1; k <= seconds && !signal.aborted; k++) {
-      const wait = startAt + k * 1000 - now()
-      if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined)
+      await until(startAt + k * 1000)
       if (signal.aborted) return
       await this.tick()
     }
@@ -245,18 +255,18 @@ export class Sampler {
       return x === undefined || y === undefined ? null : y - x
     }
     const members = this.target.members.map((m, i): MemberTotals => {
-      const first = this.first[i]!
-      const last = this.last[i]!
+      const first = this.first[i]
+      const last = this.last[i]
       const cpu0 = this.cpuOf(first)
       const cpu1 = this.cpuOf(last)
-      const a = first.samples === undefined ? undefined : histogramOf(first.samples, names.persist)
-      const b = last.samples === undefined ? undefined : histogramOf(last.samples, names.persist)
+      const a = first?.samples === undefined ? undefined : histogramOf(first.samples, names.persist)
+      const b = last?.samples === undefined ? undefined : histogramOf(last.samples, names.persist)
       const d = a && b ? histogramDelta(a, b) : undefined
       const rssEnd = this.rssOf(last)
       return {
         node: m.node,
         pid: m.pid ?? null,
-        metricsAvailable: first.samples !== undefined && last.samples !== undefined,
+        metricsAvailable: first?.samples !== undefined && last?.samples !== undefined,
         cpuSeconds: cpu0 !== undefined && cpu1 !== undefined ? Math.round((cpu1 - cpu0) * 1000) / 1000 : null,
         rssBytesMax: rssEnd === undefined ? null : (this.rssMax[i] ?? rssEnd),
         rssBytesEnd: rssEnd ?? null,
