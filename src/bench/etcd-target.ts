@@ -185,8 +185,13 @@ export const localEtcd = (config: BenchConfig): Effect.Effect<Target, BenchSetup
               "stderr"
             ],
             log(dir, i),
-            // etcd reads ETCD_* variables as flags: keep the caller's out of its configuration.
-            Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_")))
+            // etcd reads ETCD_* variables as flags: keep the caller's out of its configuration
+            // (all but the one that lets it run on a non-amd64 machine).
+            Object.fromEntries(
+              Object.entries(process.env).filter(
+                ([k]) => !k.startsWith("ETCD_") || k === "ETCD_UNSUPPORTED_ARCH"
+              )
+            )
           )
         )
       ),
