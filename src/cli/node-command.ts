@@ -163,7 +163,14 @@ export const nodeLayers = (s: NodeSettings) => {
   const transport = layerTcp({ clusterId: s.clusterId, self: s.id, peers: s.peers })
   const observability = layerPrometheus.pipe(Layer.provide(transport))
   const deps = Layer.mergeAll(
-    layerLevel({ dataDir: s.dataDir, clusterId: s.clusterId, nodeId: s.id }),
+    // The memtable (and so LevelDB's write-ahead log) follows the snapshot threshold, so the log's
+    // disk footprint stays a small multiple of it.
+    layerLevel({
+      dataDir: s.dataDir,
+      clusterId: s.clusterId,
+      nodeId: s.id,
+      writeBufferBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, s.snapshotThresholdBytes))
+    }),
     transport,
     layerStateMachine.pipe(Layer.provide(kv)),
     observability

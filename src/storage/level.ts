@@ -15,6 +15,8 @@ export interface LevelOptions {
   readonly dataDir: string
   readonly clusterId: string
   readonly nodeId: number
+  /** LevelDB write buffer (memtable) size; bounds the write-ahead log file. Default 4 MiB. */
+  readonly writeBufferBytes?: number
 }
 
 /** Open (or initialise) the data dir; the store closes with the scope. */
@@ -26,7 +28,11 @@ export const makeLevelLogStore = (
       { clusterId: options.clusterId, nodeId: options.nodeId },
       {
         files: fsFileStore(options.dataDir),
-        openKv: openLevelKv(options.dataDir, nodePath.join(options.dataDir, LOG_DIR))
+        openKv: openLevelKv(
+          options.dataDir,
+          nodePath.join(options.dataDir, LOG_DIR),
+          options.writeBufferBytes
+        )
       }
     )
   )

@@ -22,7 +22,16 @@ const unwritableCodes = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR"])
  * Open (creating if missing) the LevelDB store in `location`; `dataDir` names the data dir in
  * errors. Closed when the scope closes.
  */
-export const openLevelKv = (dataDir: string, location: string): OpenKv => {
+/**
+ * `writeBufferBytes` bounds LevelDB's memtable and so its write-ahead log file: entries deleted by
+ * compaction only leave the disk once the memtable is flushed and merged, so this (with the
+ * snapshot threshold) is what bounds the log's footprint on disk. LevelDB's default is 4 MiB.
+ */
+export const openLevelKv = (
+  dataDir: string,
+  location: string,
+  writeBufferBytes = 4 * 1024 * 1024
+): OpenKv => {
   const fail = (operation: string) => (e: unknown) => {
     const code = errorCode(e)
     if (code === "LEVEL_CORRUPTION") {
@@ -43,7 +52,8 @@ export const openLevelKv = (dataDir: string, location: string): OpenKv => {
     try: async () => {
       const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, {
         keyEncoding: "view",
-        valueEncoding: "view"
+        valueEncoding: "view",
+        writeBufferSize: writeBufferBytes
       })
       await db.open()
       return db
