@@ -2,7 +2,8 @@
 /**
  * The `raftkv` executable: run a node, a local cluster, or talk to a cluster as a client.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Effect } from "effect"
 import { Command } from "effect/cli"
 import { benchCommand } from "./bench-command.ts"

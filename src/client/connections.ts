@@ -7,7 +7,7 @@
  * redials in the background with backoff; until it is back, calls on it fail at once instead
  * of waiting. Pings on idle connections find a silent peer within `keepAliveMs`.
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Deferred, Effect, Layer, Schedule, Scope } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { KvRpcs } from "../kv/protocol.ts"

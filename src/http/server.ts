@@ -2,7 +2,7 @@
  * The node's HTTP server (its `--http` address), serving the observability routes.
  */
 import * as Http from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Schema } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import type { NodeHealth } from "../metrics/health.ts"

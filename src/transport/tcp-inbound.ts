@@ -6,7 +6,7 @@
  * over its own outbound connection). A connection that sends anything unacceptable is closed with
  * a logged reason; only that connection is affected.
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Effect, Option, Queue, Result } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type { Envelope, NodeId } from "../core/types.ts"

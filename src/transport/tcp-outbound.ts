@@ -8,7 +8,7 @@
  * waiting as one batch, encodes it into one buffer and writes that with a single socket write
  * (so at most one batch more is held by the socket while it waits for the peer to drain it).
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Cause, Clock, Effect, Exit, Queue, Random } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type { Envelope, NodeId } from "../core/types.ts"

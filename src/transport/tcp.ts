@@ -11,7 +11,7 @@
  * measured on par with plain `node:net` between processes (see /work/shared/EFFECT4-NOTES.md), and
  * it gives scoped sockets, paused reads with end-to-end backpressure, and corked `writeAll`.
  */
-import { NodeSocketServer } from "@effect/platform-node"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Duration, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type { Envelope, NodeId } from "../core/types.ts"

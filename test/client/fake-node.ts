@@ -4,7 +4,7 @@
  * a node acts as a healthy leader over a shared in-memory store; a test overrides single RPCs
  * (NotLeader with a hint, Busy, SessionExpired, hanging...) and reads back every call received.
  */
-import { NodeSocketServer } from "@effect/platform-node"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"

@@ -2,7 +2,7 @@
  * A bare protocol client for end-to-end tests (no SDK logic: no retries, no leader following),
  * so tests see exactly what a node answers.
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { KvRpcs } from "../../src/kv/protocol.ts"
