@@ -187,7 +187,9 @@ const main = (): void => {
   // Round-robin over the cases, so that load changes on a shared machine hit every case alike.
   const figures = cases.map(() => [] as number[])
   for (let r = 0; r < runs; r++) {
-    cases.forEach((c, k) => figures[k]!.push(measure(c.prefill, c.batch, seconds)))
+    cases.forEach((c, k) => {
+      figures[k]!.push(measure(c.prefill, c.batch, seconds))
+    })
   }
   const results: Record<string, number> = {}
   cases.forEach((c, k) => {
