@@ -89,7 +89,16 @@ const sendGapCheck = (ctx: Ctx, to: NodeId, pr: Progress): void => {
 
 /** Replicate new entries to every follower that can take them now. */
 export const broadcastAppend = (ctx: Ctx): void => {
-  for (const id of ctx.state.progress.keys()) sendAppend(ctx, id)
+  for (const id of ctx.state.progress.keys()) fillPipe(ctx, id)
+}
+
+/** Send `to` as many messages as its mode and in-flight window allow now (10.2.2): one probe, or
+ * in replicate mode the whole backlog up to the window. */
+const fillPipe = (ctx: Ctx, to: NodeId): void => {
+  while (sendAppend(ctx, to)) {
+    const p = ctx.state.progress.get(to)!
+    if (p.mode !== "replicate" || p.next > Log.lastIndex(ctx.state.log)) break
+  }
 }
 
 /**
@@ -230,11 +239,7 @@ export const handleAppendResponse = (ctx: Ctx, from: NodeId, m: AppendEntriesRes
   }
   if (roundAcked) confirmReads(ctx)
   if (ctx.state.transfer?.to === from) maybeSendTimeoutNow(ctx)
-  // Keep the pipe full: send what the window now allows.
-  while (sendAppend(ctx, from)) {
-    const p = ctx.state.progress.get(from)!
-    if (p.mode !== "replicate" || p.next > Log.lastIndex(ctx.state.log)) break
-  }
+  fillPipe(ctx, from)
 }
 
 /** A message from a node claiming to lead `m.term` >= ours: recognise it (paper 5.2). */

@@ -412,6 +412,22 @@ describe("10.2.2 flow control: probe and replicate modes", () => {
     ])
   })
 
+  it("10.2.2 a proposal batch larger than one message streams as several, up to the window", () => {
+    const leader = steadyLeader({ maxEntriesPerMessage: 2, maxInflightMessages: 2 })
+    const { state, commands } = stepOk(leader, propose(1, [A, B, A, B, A], 1010))
+    const toTwo = only(commands, "Send").filter((c) => c.to === 2)
+    // Entries 2..6: two messages of two fill the window; the fifth entry waits for an ack.
+    expect(
+      toTwo.map(
+        (c) => c.message._tag === "AppendEntries" && [c.message.prevLogIndex, c.message.entries.length]
+      )
+    ).toEqual([
+      [1, 2],
+      [3, 2]
+    ])
+    expect(state.progress.get(2)).toMatchObject({ next: 6, inflight: [{ lastIndex: 3 }, { lastIndex: 5 }] })
+  })
+
   it("10.2.2 replicate mode also bounds the bytes in flight", () => {
     const big = new Uint8Array(50) // 66 bytes each with the per-entry overhead
     const leader = steadyLeader({ maxInflightBytes: 100 })
