@@ -328,7 +328,9 @@ export interface RestoreSnapshot {
   readonly afterWrite: number | undefined
 }
 
-/** The node's role or leader changed (for metrics, status, and failing pending client work). */
+/** The node's role or known leader changed, or it took a role anew in a later term (for logs,
+ * metrics and status). A follower that only adopts a newer term, still knowing no leader, emits
+ * none: the term is in every state the runtime observes. */
 export interface RoleChanged {
   readonly _tag: "RoleChanged"
   readonly role: Role
