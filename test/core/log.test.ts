@@ -73,12 +73,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     kind: fc.constant("truncate" as const),
     view: fc.nat(),
-    at: fc.double({ min: 0, max: 1, noNaN: true })
+    at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
   }),
   fc.record({
     kind: fc.constant("compact" as const),
     view: fc.nat(),
-    at: fc.double({ min: 0, max: 1, noNaN: true })
+    at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
   })
 )
 
