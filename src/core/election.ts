@@ -1,4 +1,4 @@
-import { type Ctx, markHardState, send, sendAfterDurable, update } from "./context.ts"
+import { type Ctx, markHardState, sendAfterDurable, update } from "./context.ts"
 import * as Log from "./log.ts"
 import { becomeFollower, countVotes, resetElectionTimer } from "./roles.ts"
 import { NONE, type NodeId, type RequestVote, type RequestVoteResponse } from "./types.ts"
@@ -17,9 +17,10 @@ export const inLease = (ctx: Ctx): boolean => {
 
 const respond = (ctx: Ctx, to: NodeId, term: number, granted: boolean, preVote: boolean): void => {
   const message: RequestVoteResponse = { _tag: "RequestVoteResponse", term, granted, preVote }
-  // A granted real vote is durable state: the reply waits for it (paper Figure 2, durability rule).
-  if (granted && !preVote) sendAfterDurable(ctx, to, message)
-  else send(ctx, to, message)
+  // A granted vote is durable state, and any reply carries our term: it waits for the write that
+  // records them (paper Figure 2: "respond to RPCs" after updating stable storage). Without a
+  // write in flight it leaves at once.
+  sendAfterDurable(ctx, to, message)
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RaftConfig } from "./config.ts"
-import { type Ctx, emit, finish, makeCtx, send, update, writeLog } from "./context.ts"
+import { type Ctx, emit, finish, makeCtx, sendAfterDurable, update, writeLog } from "./context.ts"
 import { handleRequestVote, handleVoteResponse } from "./election.ts"
 import * as Log from "./log.ts"
 import { quorum } from "./quorum.ts"
@@ -228,7 +228,7 @@ const onReceive = (ctx: Ctx, from: NodeId, m: Message): void => {
     // A stale leader learns our term and steps down (otherwise, with CheckQuorum, a node whose
     // term ran ahead could never rejoin: etcd issues 8243/9586).
     if (m._tag === "AppendEntries" || m._tag === "InstallSnapshot") {
-      send(ctx, from, {
+      sendAfterDurable(ctx, from, {
         _tag: "AppendEntriesResponse",
         term: s.term,
         success: false,
@@ -270,7 +270,7 @@ const dispatch = (ctx: Ctx, from: NodeId, m: Message): void => {
       return
     case "ReadIndexRequest":
       if (s.role === "leader") readAtLeader(ctx, from, m.ids)
-      else send(ctx, from, { _tag: "ReadIndexResponse", term: s.term, ids: m.ids, index: NONE })
+      else sendAfterDurable(ctx, from, { _tag: "ReadIndexResponse", term: s.term, ids: m.ids, index: NONE })
       return
     case "ReadIndexResponse":
       if (s.role === "follower" && s.leader === from) readIndexAnswered(ctx, m.ids, m.index)

@@ -1,4 +1,4 @@
-import { type Ctx, emit, send, update } from "./context.ts"
+import { type Ctx, emit, send, sendAfterDurable, update } from "./context.ts"
 import * as Log from "./log.ts"
 import { majorityIndex } from "./quorum.ts"
 import { broadcastHeartbeat } from "./replication.ts"
@@ -90,7 +90,7 @@ export const failLeaderReads = (ctx: Ctx): void => {
   const s = ctx.state
   for (const r of s.pendingReads) {
     if (r.from === s.config.id) fail(ctx, r.ids, "LeadershipLost")
-    else send(ctx, r.from, { _tag: "ReadIndexResponse", term: s.term, ids: r.ids, index: NONE })
+    else sendAfterDurable(ctx, r.from, { _tag: "ReadIndexResponse", term: s.term, ids: r.ids, index: NONE })
   }
   update(ctx, { pendingReads: [] })
 }

@@ -164,9 +164,9 @@ export const maybeCommit = (ctx: Ctx): void => {
 
 const reply = (ctx: Ctx, to: NodeId, m: Omit<AppendEntriesResponse, "_tag" | "term">): void => {
   const response: AppendEntriesResponse = { _tag: "AppendEntriesResponse", term: ctx.state.term, ...m }
-  // An acknowledgement reports log contents: it must not leave before they are durable.
-  if (m.success) sendAfterDurable(ctx, to, response)
-  else send(ctx, to, response)
+  // An acknowledgement reports log contents, and every reply our term: it must not leave before
+  // they are durable.
+  sendAfterDurable(ctx, to, response)
 }
 
 /** Follower side of AppendEntries (paper 5.3, Figure 2 "Receiver implementation"). The caller

@@ -183,9 +183,10 @@ describe("5.2 leader election", () => {
 
   it("5.2 each server votes for at most one candidate per term", () => {
     const voted = stepOk(boot(2, noPreVote), recv(1, voteReq(1, 0, 0), 100)).state
-    // Another candidate of the same term is refused (and nothing is written).
+    // Another candidate of the same term is refused (and nothing is written); the refusal carries
+    // term 1, so it too waits for the write that records it.
     const other = stepOk(voted, recv(3, voteReq(1, 0, 0), 150))
-    expect(other.commands).toEqual([send(3, voteResp(1, false))])
+    expect(other.commands).toEqual([send(3, voteResp(1, false), 1)])
     expect(other.state.vote).toBe(1)
     // The same candidate asking again (its reply was lost) is granted again, still after the vote
     // is durable.
@@ -213,10 +214,10 @@ describe("5.4.1 election restriction", () => {
 
   it("5.4.1 vote denied to a candidate with a less up-to-date log (older last term)", () => {
     const { state, commands } = stepOk(voter(), recv(1, voteReq(3, 9, 1), 10))
-    // The newer term is adopted (paper 5.1), the vote is not given.
+    // The newer term is adopted (paper 5.1) and made durable before the refusal that carries it.
     expect(commands).toEqual([
       persist(1, { term: 3, vote: 0 }),
-      send(1, voteResp(3, false)),
+      send(1, voteResp(3, false), 1),
       setTimer(10 + 1000)
     ])
     expect(state).toMatchObject({ term: 3, vote: 0 })
@@ -224,7 +225,7 @@ describe("5.4.1 election restriction", () => {
 
   it("5.4.1 vote denied to a candidate with the same last term and a shorter log", () => {
     const { state, commands } = stepOk(voter(), recv(1, voteReq(3, 2, 2), 10))
-    expect(only(commands, "Send")).toEqual([send(1, voteResp(3, false))])
+    expect(only(commands, "Send")).toEqual([send(1, voteResp(3, false), 1)])
     expect(state.vote).toBe(0)
   })
 

@@ -309,9 +309,10 @@ describe("5.4.2 committing entries from previous terms (Figure 8)", () => {
       recv(1, append({ term: 4, prevLogIndex: 2, prevLogTerm: 2, entries: [noop(4)] }), net.now)
     ).state
     expect(termsOf(s3)).toEqual([1, 2, 4])
-    expect(only(stepOk(s3, recv(5, voteReq(5, 2, 3), net.now + 5000)).commands, "Send")).toEqual([
-      send(5, voteResp(5, false))
-    ])
+    const refusal = stepOk(s3, recv(5, voteReq(5, 2, 3), net.now + 5000)).commands
+    expect(only(refusal, "Send").map((c) => c.message)).toEqual([voteResp(5, false)])
+    // The refusal carries term 5: it leaves only once that term is durable.
+    expect(only(refusal, "Send")[0]!.afterWrite).toBe(only(refusal, "Persist")[0]!.writeId)
   })
 })
 
