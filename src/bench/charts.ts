@@ -50,6 +50,25 @@ export interface OpsLatencyData {
   readonly p50Ms: ReadonlyArray<number>
   readonly p99Ms: ReadonlyArray<number>
   readonly errors: ReadonlyArray<number>
+  /** Seconds (1-based) in which a member took a snapshot / saw a leader change: marked lines. */
+  readonly snapshotSeconds?: ReadonlyArray<number>
+  readonly leaderChangeSeconds?: ReadonlyArray<number>
+}
+
+const marks = (d: OpsLatencyData) => {
+  const lines = [
+    ...(d.snapshotSeconds ?? []).map((s) => ({
+      xAxis: String(s),
+      label: { formatter: "snapshot", color: "#6a1b9a" },
+      lineStyle: { color: "#6a1b9a", type: "dashed" as const }
+    })),
+    ...(d.leaderChangeSeconds ?? []).map((s) => ({
+      xAxis: String(s),
+      label: { formatter: "leader change", color: "#e65100" },
+      lineStyle: { color: "#e65100", type: "solid" as const, width: 2 }
+    }))
+  ]
+  return lines.length === 0 ? {} : { markLine: { symbol: "none", silent: true, data: lines } }
 }
 
 /** Operations per second (bars) and p50/p99 latency (lines, right axis) over time. */
@@ -69,7 +88,14 @@ export const opsLatencyChart = (d: OpsLatencyData): echarts.EChartsOption => ({
     { type: "value", name: "latency (ms)", min: 0, splitLine: { show: false } }
   ],
   series: [
-    { name: "ops/s", type: "bar", data: [...d.ops], itemStyle: { color: "#7eb0d5" }, barCategoryGap: "10%" },
+    {
+      name: "ops/s",
+      type: "bar",
+      data: [...d.ops],
+      itemStyle: { color: "#7eb0d5" },
+      barCategoryGap: "10%",
+      ...marks(d)
+    },
     { name: "errors/s", type: "bar", data: [...d.errors], itemStyle: { color: "#fd7f6f" }, barGap: "-100%" },
     {
       name: "p50 latency",

@@ -19,6 +19,10 @@ export interface PerSecond {
   readonly maxMs: number
   /** Per member (in member order): synced writes in this second, null when unreadable. */
   readonly persist: ReadonlyArray<PersistSecond | null>
+  /** Snapshots taken in this second, all members together (as far as their metrics were read). */
+  readonly snapshots: number
+  /** Leader changes seen in this second (the most any member saw). */
+  readonly leaderChanges: number
   readonly cpuPercent: ReadonlyArray<number | null>
   readonly leader: number | null
   readonly machineBusyPercent: number | null
@@ -134,6 +138,8 @@ export const buildResults = (input: BuildInput): Results => {
       p99Ms: p.p99Ms,
       maxMs: p.maxMs,
       persist: sample?.members.map((m) => m.persist) ?? [],
+      snapshots: sample?.members.reduce((a, m) => a + (m.snapshots ?? 0), 0) ?? 0,
+      leaderChanges: Math.max(0, ...(sample?.members.map((m) => m.leaderChanges ?? 0) ?? [])),
       cpuPercent: sample?.members.map((m) => (m.cpuPercent === null ? null : round(m.cpuPercent, 1))) ?? [],
       leader: sample?.leader ?? null,
       machineBusyPercent: sample?.machineBusyPercent == null ? null : round(sample.machineBusyPercent, 1),

@@ -42,11 +42,15 @@ export const writeRunCharts = (dir: string, r: Results, recorder: Recorder): Rea
       "ops-latency",
       opsLatencyChart({
         title: `Client operations and latency (${what})`,
-        subtitle,
+        subtitle: r.perSecond.some((s) => s.snapshots > 0)
+          ? `${subtitle}; marked: a node took a snapshot`
+          : subtitle,
         ops: r.perSecond.map((s) => s.ops),
         p50Ms: r.perSecond.map((s) => s.p50Ms),
         p99Ms: r.perSecond.map((s) => s.p99Ms),
-        errors: r.perSecond.map((s) => s.errors)
+        errors: r.perSecond.map((s) => s.errors),
+        snapshotSeconds: r.perSecond.filter((s) => s.snapshots > 0).map((s) => s.second),
+        leaderChangeSeconds: r.perSecond.filter((s) => s.leaderChanges > 0).map((s) => s.second)
       })
     )
   )

@@ -32,6 +32,10 @@ export interface PersistSecond {
 
 export interface MemberSecond {
   readonly persist: PersistSecond | null
+  /** Snapshots the member took in the second (null: its metrics could not be read). */
+  readonly snapshots: number | null
+  /** Leader changes the member saw in the second. */
+  readonly leaderChanges: number | null
   /** Percent of one core used in the second. */
   readonly cpuPercent: number | null
   readonly rssBytes: number | null
@@ -195,6 +199,11 @@ export class Sampler {
         prev.samples === undefined ? undefined : histogramOf(prev.samples, this.target.metrics.persist)
       const after = r.samples === undefined ? undefined : histogramOf(r.samples, this.target.metrics.persist)
       const delta = before && after ? histogramDelta(before, after) : undefined
+      const counter = (name: string): number | null => {
+        const a = prev.samples === undefined ? undefined : sumOf(prev.samples, name)
+        const b = r.samples === undefined ? undefined : sumOf(r.samples, name)
+        return a === undefined || b === undefined ? null : b - a
+      }
       const cpu0 = this.cpuOf(prev)
       const cpu1 = this.cpuOf(r)
       const since = r.process !== undefined ? prev.processAt : prev.samplesAt
@@ -204,6 +213,8 @@ export class Sampler {
       this.remember(i, r)
       return {
         persist: delta === undefined ? null : persistOf(delta),
+        snapshots: counter(this.target.metrics.snapshots),
+        leaderChanges: counter(this.target.metrics.leaderChanges),
         cpuPercent: cpu0 !== undefined && cpu1 !== undefined ? (100 * (cpu1 - cpu0)) / elapsed : null,
         rssBytes: rss ?? null
       }

@@ -132,6 +132,10 @@ export const checkRunDir = (dir: string): Results => {
       expect(sum(perSecond.map((p) => p!.count)), `node ${n.node} synced writes`).toBe(n.persistCount)
     }
   })
+  // Snapshots per second add up to the snapshots taken when every member could be read.
+  if (r.snapshots.count !== null && r.perSecond.every((s) => s.persist.every((p) => p !== null))) {
+    expect(sum(r.perSecond.map((s) => s.snapshots))).toBe(r.snapshots.count)
+  }
   // Charts: every listed file exists; the PNGs are real, non-blank images.
   for (const name of ["ops-latency", "persistence", "latency-distribution"]) {
     expect(r.charts).toContain(`${name}.png`)

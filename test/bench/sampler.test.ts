@@ -91,6 +91,8 @@ describe("Sampler", () => {
     expect(s1.members[0]!.persist!.p50Ms).toBeGreaterThan(1)
     expect(s1.members[0]!.persist!.p50Ms).toBeLessThanOrEqual(2.5)
     expect(s1.leader).toBe(1)
+    expect(s1.members.map((m) => m.leaderChanges)).toEqual([0, 1])
+    expect(s1.members.map((m) => m.snapshots)).toEqual([0, 0])
     expect(s1.members.every((m) => m.cpuPercent !== null && m.rssBytes !== null && m.rssBytes > 0)).toBe(true)
     // Second 2: member 2 cannot be read; member 1 takes a snapshot and hands leadership to 2.
     members[1]!.up = false
@@ -101,6 +103,7 @@ describe("Sampler", () => {
     const s2 = await sampler.tick()
     expect(s2.members[1]!.persist).toBeNull()
     expect(s2.members[0]!.persist!.count).toBe(10)
+    expect(s2.members.map((m) => m.snapshots)).toEqual([1, null])
     // Second 3: member 2 is back; its reading is compared with the last one that succeeded.
     members[1]!.up = true
     members[0]!.leader = false
