@@ -1,5 +1,5 @@
 import * as Log from "./log.ts"
-import type { RaftState } from "./state.ts"
+import type { Progress, RaftState } from "./state.ts"
 import type { Command, Entry, Message, NodeId } from "./types.ts"
 
 /**
@@ -35,6 +35,13 @@ export const makeCtx = (state: RaftState, now: number, random: number): Ctx => (
 
 export const update = (ctx: Ctx, patch: Partial<RaftState>): void => {
   ctx.state = { ...ctx.state, ...patch }
+}
+
+/** Replace the leader's progress record of follower `id`. */
+export const setProgress = (ctx: Ctx, id: NodeId, pr: Progress): void => {
+  const progress = new Map(ctx.state.progress)
+  progress.set(id, pr)
+  update(ctx, { progress })
 }
 
 export const emit = (ctx: Ctx, command: Command): void => {

@@ -1,4 +1,4 @@
-import { type Ctx, emit, send, sendAfterDurable, update, writeLog } from "./context.ts"
+import { type Ctx, emit, send, sendAfterDurable, setProgress, update, writeLog } from "./context.ts"
 import * as Log from "./log.ts"
 import { acknowledged, canSendEntries, sentEntries, toProbe } from "./progress.ts"
 import { majorityIndex } from "./quorum.ts"
@@ -8,12 +8,6 @@ import { startSnapshotTransfer } from "./snapshot.ts"
 import { maybeSendTimeoutNow } from "./transfer.ts"
 import type { Progress } from "./state.ts"
 import type { AppendEntries, AppendEntriesResponse, Entry, NodeId } from "./types.ts"
-
-const setProgress = (ctx: Ctx, id: NodeId, pr: Progress): void => {
-  const progress = new Map(ctx.state.progress)
-  progress.set(id, pr)
-  update(ctx, { progress })
-}
 
 /** Entries from `from` on, bounded by the per-message limits (at least one entry if any). */
 const entriesToSend = (ctx: Ctx, from: number): { entries: Entry[]; bytes: number } => {

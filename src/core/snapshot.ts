@@ -1,9 +1,16 @@
-import { allocateWrite, type Ctx, emit, flushPersist, sendAfterDurable, update } from "./context.ts"
+import {
+  allocateWrite,
+  type Ctx,
+  emit,
+  flushPersist,
+  sendAfterDurable,
+  setProgress,
+  update
+} from "./context.ts"
 import * as Log from "./log.ts"
 import { toProbe } from "./progress.ts"
 import { maybeApply, sendAppend } from "./replication.ts"
 import { resetElectionTimer } from "./roles.ts"
-import type { Progress } from "./state.ts"
 import type { InstallSnapshot, InstallSnapshotResponse, NodeId, SnapshotMeta } from "./types.ts"
 
 /**
@@ -11,12 +18,6 @@ import type { InstallSnapshot, InstallSnapshotResponse, NodeId, SnapshotMeta } f
  * log before the snapshot is discarded, and followers that need discarded entries receive the
  * snapshot in chunks (dissertation Figure 5.3), one outstanding chunk at a time.
  */
-
-const setProgress = (ctx: Ctx, id: NodeId, pr: Progress): void => {
-  const progress = new Map(ctx.state.progress)
-  progress.set(id, pr)
-  update(ctx, { progress })
-}
 
 const sendChunk = (ctx: Ctx, to: NodeId, meta: SnapshotMeta, offset: number): void => {
   const length = Math.min(ctx.state.config.snapshotChunkBytes, meta.size - offset)
@@ -142,33 +143,22 @@ export const handleInstallSnapshot = (ctx: Ctx, from: NodeId, m: InstallSnapshot
   if (m.offset !== incoming.received || end > meta.size || (m.done && end !== meta.size)) {
     return reply(ctx, from, meta.index, incoming.received, false)
   }
-  const done = m.done
   const keepLog = Log.termAt(s.log, meta.index) === meta.term
   flushPersist(ctx)
-  if (!done) {
-    const writeId = allocateWrite(ctx)
-    emit(ctx, {
-      _tag: "PersistSnapshotChunk",
-      writeId,
+  if (m.done) {
+    // Install: the in-memory state changes now, the disk in the same write.
+    const log = keepLog ? Log.compactTo(s.log, meta.index, meta.term) : Log.emptyLog(meta.index, meta.term)
+    update(ctx, {
+      log,
       snapshot: meta,
-      offset: m.offset,
-      data: m.data,
-      done,
-      keepLog
+      incomingSnapshot: undefined,
+      commitIndex: meta.index,
+      appliedIndex: meta.index,
+      durableIndex: Math.min(s.durableIndex, meta.index)
     })
-    update(ctx, { incomingSnapshot: { meta, received: incoming.received + m.data.length } })
-    return reply(ctx, from, meta.index, incoming.received + m.data.length, false)
+  } else {
+    update(ctx, { incomingSnapshot: { meta, received: end } })
   }
-  // Install: the in-memory state changes now, the disk in the same write.
-  const log = keepLog ? Log.compactTo(s.log, meta.index, meta.term) : Log.emptyLog(meta.index, meta.term)
-  update(ctx, {
-    log,
-    snapshot: meta,
-    incomingSnapshot: undefined,
-    commitIndex: meta.index,
-    appliedIndex: meta.index,
-    durableIndex: Math.min(s.durableIndex, meta.index)
-  })
   const writeId = allocateWrite(ctx)
   emit(ctx, {
     _tag: "PersistSnapshotChunk",
@@ -176,9 +166,10 @@ export const handleInstallSnapshot = (ctx: Ctx, from: NodeId, m: InstallSnapshot
     snapshot: meta,
     offset: m.offset,
     data: m.data,
-    done,
+    done: m.done,
     keepLog
   })
+  if (!m.done) return reply(ctx, from, meta.index, end, false)
   emit(ctx, { _tag: "RestoreSnapshot", snapshot: meta, afterWrite: writeId })
   // Entries we kept past the snapshot may be committed already (leaderCommit arrives with appends).
   maybeApply(ctx)
