@@ -9,6 +9,12 @@
  * runs only while clients are being answered).
  *
  * Usage: node bench/cpuprofile-summary.ts FILE [--ops N] [--top N] [--marker NAME] [--filter TEXT]
+ *   [--exclude fn,fn]
+ *
+ * The V8 profiler samples wall time of the main thread: a call that wakes another process or
+ * thread (a socket write on loopback, queuing work for the thread pool) may show time during
+ * which this thread was preempted, not running. `perf record -g -p PID` (with node
+ * `--perf-basic-prof`) gives on-CPU time to compare with.
  */
 import { readFileSync } from "node:fs"
 
@@ -44,6 +50,14 @@ const ops = Number(option("ops", "0"))
 const top = Number(option("top", "25"))
 const marker = option("marker", "resolveProposal")
 const filter = option("filter", " src/")
+/** Leaf functions to leave out besides (idle): e.g. writeBuffer, whose wall time is mostly the
+ * thread being preempted by the process it woke (check with `perf record`). */
+const exclude = new Set([
+  "(idle)",
+  ...option("exclude", "")
+    .split(",")
+    .filter((x) => x !== "")
+])
 
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
@@ -86,7 +100,7 @@ for (let i = lo; i <= hi; i++) {
   const dt = profile.timeDeltas[i] ?? 0
   window += dt
   const f = frame(id)
-  if (f.functionName === "(idle)") continue
+  if (exclude.has(f.functionName)) continue
   busy += dt
   add(selfByArea, area(f), dt)
   add(selfByFunction, key(f), dt)
