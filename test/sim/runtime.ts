@@ -1,6 +1,7 @@
 import {
   type Apply,
   type Command,
+  type Entry,
   type Event,
   initial,
   Log,
@@ -9,6 +10,7 @@ import {
   type Persist,
   type PersistSnapshotChunk,
   type RaftState,
+  type ReadFailed,
   type ReadReady,
   type RestoreSnapshot,
   step
@@ -20,7 +22,7 @@ import { Network, randomProfile } from "./network.ts"
 import { type MachineOp, SimNode } from "./node.ts"
 import { type SimOptions, simConfig } from "./options.ts"
 import { Prng } from "./prng.ts"
-import { applyHash, emptyMachine, parseSnapshot } from "./statemachine.ts"
+import { applyHash, emptyMachine, type MachineState, parseSnapshot } from "./statemachine.ts"
 import { formatRecord, type TraceRecord, TraceRing } from "./trace.ts"
 
 /** What one run exercised (summed over seeds by the CLI). */
@@ -220,7 +222,7 @@ export class Cluster {
     n.machine = emptyMachine
     const snap = n.disk.snapshot
     if (snap !== undefined) {
-      const parsed = parseSnapshot(snap.data)
+      const parsed = this.parseMachineSnapshot(snap.data)
       if (typeof parsed === "string") {
         this.checker.fail(Invariant.runtimeContract, `n${n.id} restarts from a corrupt snapshot: ${parsed}`)
         return
@@ -228,6 +230,8 @@ export class Cluster {
       n.machine = parsed
       this.checker.restored(n.id, parsed.applied, parsed.hash)
     }
+    this.onMachineLoaded(n, snap?.data)
+    if (this.failed) return
     n.queuedApplied = n.machine.applied
     let result: ReturnType<typeof initial>
     try {
@@ -381,6 +385,7 @@ export class Cluster {
           for (const id of c.ids) this.checker.readFailed(id)
           this.stats.readsFailed += c.ids.length
           this.onLeaderHint(c.leader)
+          this.onReadsAnswered(n, c)
           break
         case "CompactLog": {
           if (c.upTo > n.machine.applied) {
@@ -423,6 +428,22 @@ export class Cluster {
   protected onProposed(_n: SimNode, _id: number, _firstIndex: number, _term: number): void {}
   protected onProposalDropped(_id: number, _leader: NodeId): void {}
   protected onLeaderHint(_leader: NodeId): void {}
+
+  /*
+   * Application hooks (no-ops here): test/kvsim runs the real KV state machine beside the hash
+   * machine, fed by the same commands at the same moments, with its state inside the snapshots.
+   */
+  /** The hash machine's state from a snapshot's bytes (a KV snapshot carries it as a prefix). */
+  protected parseMachineSnapshot(data: Uint8Array): MachineState | string {
+    return parseSnapshot(data)
+  }
+  /** `n`'s state machine was (re)loaded: from snapshot `data` (restart, RestoreSnapshot), or empty
+   * (a start without a snapshot). */
+  protected onMachineLoaded(_n: SimNode, _data: Uint8Array | undefined): void {}
+  /** `n` applied `entry` at `index` (after the hash machine did). */
+  protected onApplied(_n: SimNode, _index: number, _entry: Entry): void {}
+  /** Reads `n` may serve now (its state machine has applied through `index`), or that failed. */
+  protected onReadsAnswered(_n: SimNode, _c: ReadReady | ReadFailed): void {}
 
   /** Remember what an accepted proposal put at each index, to check it when applied. */
   protected expectProposal(firstIndex: number, term: number, data: ReadonlyArray<Uint8Array>): void {
@@ -621,6 +642,9 @@ export class Cluster {
           )
         }
       }
+      n.machine = m
+      this.onApplied(n, index, e)
+      if (this.failed) return
     }
     n.machine = m
   }
@@ -635,7 +659,7 @@ export class Cluster {
       )
       return
     }
-    const parsed = parseSnapshot(data)
+    const parsed = this.parseMachineSnapshot(data)
     if (typeof parsed === "string") {
       this.checker.fail(
         Invariant.runtimeContract,
@@ -659,6 +683,7 @@ export class Cluster {
     }
     this.checker.restored(n.id, parsed.applied, parsed.hash)
     n.machine = parsed
+    this.onMachineLoaded(n, data)
     if (c.afterWrite !== undefined && !this.failed) this.stats.installSnapshots++
   }
 
@@ -666,6 +691,7 @@ export class Cluster {
     for (const id of c.ids) {
       if (this.checker.readServed(n.id, id, c.index, n.machine.applied)) this.stats.reads++
     }
+    this.onReadsAnswered(n, c)
   }
 }
 
