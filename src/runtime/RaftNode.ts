@@ -142,7 +142,8 @@ export const make = (
     const waiters = new Map<number, Waiter>()
     const readWaiters = new Map<number, Deferred.Deferred<number, ReadError>>()
 
-    const now = () => clock.currentTimeMillisUnsafe()
+    // Raft's timers run on the monotonic clock: a wall-clock step must not fire or stall elections.
+    const now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1e6
     // Durations reported to metrics: monotonic and sub-millisecond (an fsync takes ~0.5 ms).
     const mark = () => clock.monotonicTimeNanosUnsafe()
     const secondsSince = (start: bigint) => Number(clock.monotonicTimeNanosUnsafe() - start) / 1e9
