@@ -24,6 +24,9 @@ export const noProgress: Progress = { update: () => {}, stop: () => {} }
 
 const PLAIN_EVERY_S = 5
 
+/** Latency is not measured during the warm-up. */
+const p99Text = (u: ProgressUpdate) => (u.phase === "warmup" ? "-" : u.p99Ms.toFixed(2))
+
 /** A progress display for the run named `label` on `stream` (process.stderr by default). */
 export const makeProgress = (label: string, stream: NodeJS.WriteStream = process.stderr): Progress => {
   if (stream.isTTY === true) {
@@ -63,7 +66,7 @@ export const makeProgress = (label: string, stream: NodeJS.WriteStream = process
       if (u.phase === "warmup" && !last) return
       if (u.phase === "measure" && !last && u.done % PLAIN_EVERY_S !== 0) return
       stream.write(
-        `${label} ${u.phase} ${u.done}/${u.total}s ${Math.round(u.opsPerSec)} ops/s p99 ${u.p99Ms.toFixed(2)} ms errors ${u.errors}\n`
+        `${label} ${u.phase} ${u.done}/${u.total}s ${Math.round(u.opsPerSec)} ops/s p99 ${p99Text(u)} ms errors ${u.errors}\n`
       )
     },
     stop: () => {}

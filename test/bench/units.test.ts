@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { compareRuns, comparisonTable, median } from "../../src/bench/compare.ts"
 import { defaultConfig, validateConfig } from "../../src/bench/config.ts"
+import { makeProgress } from "../../src/bench/progress.ts"
 import { runClient } from "../../src/bench/loop.ts"
 import { histogramDelta, histogramOf, parseExposition, quantileOf, sumOf } from "../../src/bench/prom-text.ts"
 import { percentiles, Recorder, spectrum } from "../../src/bench/recorder.ts"
@@ -235,5 +236,24 @@ describe("configuration", () => {
     expect(validateConfig({ ...defaultConfig, readRatio: 1.5 })?.message).toMatch(/--read-ratio/)
     expect(validateConfig({ ...defaultConfig, durationMs: 10 })?.message).toMatch(/--duration/)
     expect(validateConfig({ ...defaultConfig, endpoints: [] })?.message).toMatch(/--endpoints/)
+  })
+})
+
+describe("progress", () => {
+  it("writes plain lines when not on a terminal: the warm-up's end, every 5 s and the last second", () => {
+    const lines: string[] = []
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream
+    const p = makeProgress("[t]", stream)
+    for (let k = 1; k <= 3; k++)
+      p.update({ phase: "warmup", done: k, total: 3, opsPerSec: 10, p99Ms: 0, errors: 0 })
+    for (let k = 1; k <= 12; k++)
+      p.update({ phase: "measure", done: k, total: 12, opsPerSec: 100 + k, p99Ms: 2.5, errors: k })
+    p.stop()
+    expect(lines).toEqual([
+      "[t] warmup 3/3s 10 ops/s p99 - ms errors 0\n",
+      "[t] measure 5/12s 105 ops/s p99 2.50 ms errors 5\n",
+      "[t] measure 10/12s 110 ops/s p99 2.50 ms errors 10\n",
+      "[t] measure 12/12s 112 ops/s p99 2.50 ms errors 12\n"
+    ])
   })
 })
