@@ -15,6 +15,7 @@ const runSeeds = (from: number, count: number, nodes = 0, inject: ReadonlyArray<
     kvSnapshotsUnderApply: 0,
     sessionExpired: 0,
     leadershipLost: 0,
+    fullRestarts: 0,
     crashes: 0
   }
   for (let seed = from; seed < from + count; seed++) {
@@ -27,6 +28,7 @@ const runSeeds = (from: number, count: number, nodes = 0, inject: ReadonlyArray<
     totals.kvSnapshotsUnderApply += r.run.kvStats.kvSnapshotsUnderApply
     totals.sessionExpired += r.run.clientStats.sessionExpired
     totals.leadershipLost += r.run.kvStats.leadershipLost
+    totals.fullRestarts += r.run.kvStats.fullRestarts
     totals.crashes += r.run.stats.crashes
     if (r.failure !== undefined) return { failure: r, totals }
   }
@@ -207,6 +209,7 @@ describe("the KV service under the simulator", () => {
       expect(totals.kvRestores).toBeGreaterThan(0)
       expect(totals.kvSnapshotsUnderApply).toBeGreaterThan(0)
       expect(totals.leadershipLost).toBeGreaterThan(0)
+      expect(totals.fullRestarts).toBeGreaterThan(0)
       if (nodes === 0) expect(totals.sessionExpired).toBeGreaterThan(0)
     }, 120_000)
   }

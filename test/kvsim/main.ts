@@ -81,6 +81,7 @@ const totals = {
   leadershipLost: 0,
   busy: 0,
   orphanedWaiters: 0,
+  fullRestarts: 0,
   crashes: 0,
   partitions: 0,
   elections: 0,
@@ -107,6 +108,7 @@ const add = (r: KvSeedResult): void => {
   totals.leadershipLost += run.kvStats.leadershipLost
   totals.busy += run.kvStats.busy
   totals.orphanedWaiters += run.kvStats.orphanedWaiters
+  totals.fullRestarts += run.kvStats.fullRestarts
   totals.crashes += run.stats.crashes
   totals.partitions += run.stats.partitions
   totals.elections += run.stats.elections

@@ -32,6 +32,8 @@ export interface KvSimOptions {
   readonly transferEveryMs: number
   /** Probability that a new leader is crashed or isolated within its first 40 ms. */
   readonly leaderFaultChance: number
+  /** Probability that every node crashes and restarts when the faults end. */
+  readonly fullRestartChance: number
   /** Mean pause between two ops of one client slot. */
   readonly thinkMs: number
   /** Deadline of one client op, retries included; 0 picks 800-2500 ms from the seed. */
@@ -58,6 +60,7 @@ export const defaultKvOptions: KvSimOptions = {
   faultEveryMs: 300,
   transferEveryMs: 1200,
   leaderFaultChance: 0.25,
+  fullRestartChance: 0.3,
   thinkMs: 10,
   opTimeoutMs: 0,
   checkSteps: 20_000_000,

@@ -311,6 +311,12 @@ export class KvSimulation extends KvCluster {
     this.network.profile = calmNetwork
     this.note(0, "heal phase: network healed, every node up")
     for (const n of this.nodes) if (!n.up) this.start(n)
+    if (this.faultRng.chance(this.kvOpts.fullRestartChance)) {
+      // Every node at once: what was acknowledged must survive on the disks alone.
+      this.note(0, "full restart")
+      this.kvStats.fullRestarts++
+      for (const n of this.nodes) this.crashFor(n, this.faultRng.range(5, 100))
+    }
     for (const c of this.clients) c.idlePauses = false
     this.at(this.now + this.kvOpts.healMs, STOP_CLIENTS, 0)
     this.at(this.now + 50, LIVENESS, 0)
