@@ -289,7 +289,13 @@ export const make = (
                 batches.delete(c.id)
                 if (batch !== undefined) {
                   for (let k = 0; k < batch.length; k++) {
-                    waiters.set(c.firstIndex + k, { term: c.term, deferred: batch[k]! })
+                    const index = c.firstIndex + k
+                    // A waiter of an older term at this index: its entry was overwritten by
+                    // another leader before this node applied it, so it was never committed.
+                    const stale = waiters.get(index)
+                    if (stale !== undefined)
+                      resolveProposal(stale.deferred, Effect.fail(new ProposalLost({ index })))
+                    waiters.set(index, { term: c.term, deferred: batch[k]! })
                   }
                   metrics.proposed(c.firstIndex, batch.length)
                 }
