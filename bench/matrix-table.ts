@@ -40,7 +40,7 @@ const row = (name: string, r: Results) => {
 
 for (const config of readdirSync(dir)
   .filter((d) => /^c\d+-r/.test(d))
-  .sort((a, b) => parseInt(a.slice(1)) - parseInt(b.slice(1)) || a.localeCompare(b))) {
+  .sort((a, b) => parseInt(a.slice(1), 10) - parseInt(b.slice(1), 10) || a.localeCompare(b))) {
   const base = join(dir, config)
   const runs = readdirSync(base)
     .filter((d) => existsSync(join(base, d, "results.json")))
