@@ -157,7 +157,7 @@ describe("closed loop", () => {
     }
     const client = { put: call, get: call, close: async () => {} }
     const now = performance.now()
-    const timeline = { measureStart: now + 100, measureEnd: now + 400 }
+    const timeline = { measureStart: now + 200, measureEnd: now + 700 }
     const next = makeWorkload({ keySpace: 10, valueSize: 8, readRatio: 0.5, seed: 1 }, 0)
     await runClient(client, next, recorder, timeline, new AbortController().signal)
     expect(performance.now()).toBeGreaterThanOrEqual(timeline.measureEnd)
