@@ -11,7 +11,8 @@ export const initialProgress = (lastIndex: number): Progress => ({
   probeSent: false,
   recentActive: false,
   round: 0,
-  snapshot: undefined
+  snapshot: undefined,
+  gapCheckAt: Number.NEGATIVE_INFINITY
 })
 
 /** Is another AppendEntries with entries allowed now? */

@@ -61,15 +61,20 @@ export const sendAppend = (ctx: Ctx, to: NodeId): boolean => {
 
 /**
  * In replicate mode entries are streamed optimistically, so a lost message would otherwise only
- * be noticed when the next entries arrive - never, if no more come. After a heartbeat round the
- * leader sends an empty AppendEntries anchored at `next - 1`, outside the in-flight window: it
- * travels behind everything already sent on that link, so a follower that rejects it really lost
- * something, and the rejection moves it back to probe (as etcd does on heartbeat responses).
+ * be noticed when the next entries arrive - never, if no more come. When an answer teaches the
+ * leader nothing while the follower still lacks entries, it sends an empty AppendEntries anchored
+ * at `next - 1`, outside the in-flight window: it travels behind everything already sent on that
+ * link, so a follower that rejects it really lost something, and the rejection moves it back to
+ * probe (as etcd does on heartbeat responses). At most one per heartbeat interval per follower:
+ * under load most answers teach nothing new, and answers to checks must not breed more checks.
  */
-const sendGapCheck = (ctx: Ctx, to: NodeId, pr: Progress): void => {
+const maybeCheckGap = (ctx: Ctx, to: NodeId, pr: Progress): void => {
   const s = ctx.state
+  if (pr.mode !== "replicate" || pr.match >= Log.lastIndex(s.log)) return
+  if (ctx.now - pr.gapCheckAt < s.config.heartbeatInterval) return
   const prevLogTerm = Log.termAt(s.log, pr.next - 1)
   if (prevLogTerm === undefined) return startSnapshotTransfer(ctx, to)
+  setProgress(ctx, to, { ...pr, gapCheckAt: ctx.now })
   send(ctx, to, {
     _tag: "AppendEntries",
     term: s.term,
@@ -219,9 +224,8 @@ export const handleAppendResponse = (ctx: Ctx, from: NodeId, m: AppendEntriesRes
     if (pr.mode === "probe" && pr.probeSent && m.index <= before) pr = { ...pr, probeSent: false }
     setProgress(ctx, from, pr)
     if (pr.match > before) maybeCommit(ctx)
-    // An answer that taught us nothing (a heartbeat's) while the follower still lacks entries:
-    // what we streamed to it may have been lost. Check for the gap (see sendGapCheck).
-    else if (pr.mode === "replicate" && pr.match < Log.lastIndex(s.log)) sendGapCheck(ctx, from, pr)
+    // An answer that taught us nothing: what we streamed may have been lost (see maybeCheckGap).
+    else maybeCheckGap(ctx, from, pr)
   } else {
     // A rejection is stale if it answers something other than our current probe / window.
     const stale = pr.mode === "replicate" ? m.index <= pr.match : m.index !== pr.next - 1

@@ -27,6 +27,8 @@ export interface Progress {
   readonly round: number
   /** Snapshot mode: the transfer in progress. */
   readonly snapshot: SnapshotTransfer | undefined
+  /** When the last check for lost appends was sent (at most one per heartbeat interval). */
+  readonly gapCheckAt: number
 }
 
 export interface Inflight {

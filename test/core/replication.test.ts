@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { type Entry, Log, type RaftConfig, type RaftState } from "../../src/core/index.ts"
+import { type Command, type Entry, Log, type RaftConfig, type RaftState } from "../../src/core/index.ts"
 import {
   append,
   appendOk,
@@ -461,6 +461,27 @@ describe("10.2.2 flow control: probe and replicate modes", () => {
     net.settle()
     for (const id of [1, 2, 3]) expect(termsOf(net.get(id))).toEqual([1, 1])
     expect(net.get(1).commitIndex).toBe(2)
+  })
+
+  it("10.2.2 the check for lost appends goes out at most once per heartbeat interval per follower", () => {
+    // Entry 2 is in flight to both followers; answers that teach nothing keep arriving.
+    const inFlight = stepOk(steadyLeader(), propose(1, [A], 1010)).state
+    const stale = appendOk(1, 1)
+    const first = stepOk(inFlight, recv(2, stale, 1020))
+    const gapChecks = (cs: ReadonlyArray<Command>) =>
+      only(cs, "Send").filter((c) => c.message._tag === "AppendEntries" && c.message.entries.length === 0)
+    expect(
+      gapChecks(first.commands).map((c) => [
+        c.to,
+        c.message._tag === "AppendEntries" && c.message.prevLogIndex
+      ])
+    ).toEqual([[2, 2]])
+    // Answers within the next heartbeat interval (e.g. to that very check) send none...
+    const again = stepOk(first.state, recv(2, stale, 1020 + 50))
+    expect(gapChecks(again.commands)).toEqual([])
+    // ...one heartbeat interval later the check may go out again.
+    const later = stepOk(again.state, recv(2, stale, 1020 + 100))
+    expect(gapChecks(later.commands)).toHaveLength(1)
   })
 
   it("10.2.2 AppendEntries respect maxEntriesPerMessage and maxBytesPerMessage", () => {
