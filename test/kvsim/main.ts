@@ -4,66 +4,14 @@
  * Prints each failing seed (what broke, the checker's explanation, the replay command) and ends
  * with one JSON line of totals. Exits non-zero when any seed failed. See test/kvsim/README.md.
  */
-import { parseArgs } from "node:util"
-import { type KvInjection, type KvSimOptions, kvInjections } from "./options.ts"
+import { parseSeedArgs } from "../sim/cli.ts"
+import { kvInjections } from "./options.ts"
 import { describeFailure, type KvSeedResult, runKvSeed } from "./run.ts"
 
 const usage = `usage: npx node test/kvsim/main.ts [--seeds N] [--start S0] [--seed S] [--nodes 3|5|7]
        [--safety-ms MS] [--inject ${kvInjections.join("|")}] [--max-reports N] [--stop] [--verbose]`
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: "string" },
-    start: { type: "string" },
-    seed: { type: "string" },
-    nodes: { type: "string" },
-    "safety-ms": { type: "string" },
-    inject: { type: "string", multiple: true },
-    "max-reports": { type: "string" },
-    stop: { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false },
-    help: { type: "boolean", default: false }
-  }
-})
-
-const fail = (why: string): never => {
-  process.stderr.write(`${why}\n${usage}\n`)
-  process.exit(2)
-}
-
-const int = (v: string | undefined, fallback: number, name: string): number => {
-  if (v === undefined) return fallback
-  const n = Number(v)
-  return Number.isSafeInteger(n) && n >= 0 ? n : fail(`--${name} must be a non-negative integer`)
-}
-
-if (values.help) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-const nodes = int(values.nodes, 0, "nodes")
-if (![0, 3, 5, 7].includes(nodes)) fail("--nodes must be 3, 5 or 7")
-const inject = (values.inject ?? []).map((v) =>
-  (kvInjections as ReadonlyArray<string>).includes(v) ? (v as KvInjection) : fail(`unknown --inject ${v}`)
-)
-const replay = values.seed !== undefined
-const seeds: number[] = []
-if (replay) seeds.push(int(values.seed, 1, "seed"))
-else {
-  const count = int(values.seeds, 100, "seeds")
-  const start = int(values.start, 1, "start")
-  for (let k = 0; k < count; k++) seeds.push(start + k)
-}
-const maxReports = int(values["max-reports"], 5, "max-reports")
-const verbose = values.verbose && replay
-
-const base: Partial<KvSimOptions> = {
-  nodes,
-  inject,
-  ...(values["safety-ms"] !== undefined ? { safetyMs: int(values["safety-ms"], 0, "safety-ms") } : {}),
-  ...(verbose ? { onTrace: (line: string) => process.stdout.write(`${line}\n`) } : {})
-}
+const { seeds, replay, maxReports, stop, base } = parseSeedArgs(usage, kvInjections, ["safetyMs"])
 
 const totals = {
   opsChecked: 0,
@@ -130,7 +78,7 @@ for (const seed of seeds) {
     else violations++
     if (violations + inconclusive <= maxReports)
       process.stdout.write(`${describeFailure(r, { ...base, seed })}\n\n`)
-    if (values.stop) break
+    if (stop) break
   }
   if (replay) {
     const s = r.run.settings

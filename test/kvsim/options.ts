@@ -2,6 +2,7 @@
  * Options of a KV simulation run, and the per-seed settings drawn from the seed.
  */
 import type { KvConfig } from "../../src/kv/limits.ts"
+import type { RunOptions } from "../sim/options.ts"
 import { Prng } from "../sim/prng.ts"
 
 /**
@@ -14,24 +15,15 @@ import { Prng } from "../sim/prng.ts"
 export type KvInjection = "stale-reads" | "lose-write" | "new-seq-on-retry"
 export const kvInjections: ReadonlyArray<KvInjection> = ["stale-reads", "lose-write", "new-seq-on-retry"]
 
-export interface KvSimOptions {
-  readonly seed: number
-  /** Cluster size (3, 5 or 7); 0 picks one from the seed (3, 3, 5). */
-  readonly nodes: number
+/** Options of a KV run. `nodes` 0 picks 3, 3 or 5 from the seed; the liveness bound
+ * (`livenessMs`, after healing) covers the final reads being answered and the replicas converging. */
+export interface KvSimOptions extends RunOptions<KvInjection> {
   /** Clients (each with its own session); 0 picks 4-6 from the seed. */
   readonly clients: number
   /** Keys the clients share; 0 picks 2-5 from the seed. */
   readonly keys: number
-  /** Faults strike during this phase (virtual ms). */
-  readonly safetyMs: number
   /** After healing, clients keep working this long before they stop and the final reads run. */
   readonly healMs: number
-  /** Bound on the end of the run after healing: final reads answered, replicas converged. */
-  readonly livenessMs: number
-  readonly faultEveryMs: number
-  readonly transferEveryMs: number
-  /** Probability that a new leader is crashed or isolated within its first 40 ms. */
-  readonly leaderFaultChance: number
   /** Probability that every node crashes and restarts when the faults end. */
   readonly fullRestartChance: number
   /** Mean pause between two ops of one client slot. */
@@ -40,13 +32,6 @@ export interface KvSimOptions {
   readonly opTimeoutMs: number
   /** Budget of the linearizability check (search steps over all keys): deterministic. */
   readonly checkSteps: number
-  /** Abort the run (as a liveness failure) beyond this many core steps. */
-  readonly maxSteps: number
-  readonly inject: ReadonlyArray<KvInjection>
-  /** Trace records kept for a violation report. */
-  readonly traceTail: number
-  /** When set, every trace record is formatted and handed to it (--verbose). */
-  readonly onTrace: ((line: string) => void) | undefined
 }
 
 export const defaultKvOptions: KvSimOptions = {

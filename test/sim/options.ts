@@ -1,4 +1,5 @@
 import { defaultConfig, type NodeId, type RaftConfig } from "../../src/core/index.ts"
+import type { FaultOptions } from "./faults.ts"
 import type { Prng } from "./prng.ts"
 
 /**
@@ -10,30 +11,34 @@ import type { Prng } from "./prng.ts"
 export type Injection = "send-before-durable" | "forget-vote"
 export const injections: ReadonlyArray<Injection> = ["send-before-durable", "forget-vote"]
 
-/** Everything that shapes one simulated run (times are virtual milliseconds). */
-export interface SimOptions {
+/** What shapes any seeded run, of this simulator or of one built on it (times are virtual ms). */
+export interface RunOptions<I extends string> extends FaultOptions {
   readonly seed: number
   /** Cluster size (3, 5 or 7); 0 picks one from the seed. */
   readonly nodes: number
   /** Length of the safety phase (faults on). */
   readonly safetyMs: number
-  /** Liveness bound: after healing, a leader and a fresh commit on every node within this. */
+  /** Liveness bound, from the moment the faults end and the network heals. */
   readonly livenessMs: number
-  /** Mean intervals of the random processes. */
-  readonly proposeEveryMs: number
-  readonly readEveryMs: number
-  readonly faultEveryMs: number
-  readonly snapshotEveryMs: number
+  /** Mean interval between two leadership transfer requests. */
   readonly transferEveryMs: number
-  /** Probability that a new leader is crashed or isolated within its first 40 ms. */
-  readonly leaderFaultChance: number
   /** Abort the run (as a liveness failure) beyond this many core steps. */
   readonly maxSteps: number
-  readonly inject: ReadonlyArray<Injection>
+  /** Bugs to inject, to show that the checks catch them. */
+  readonly inject: ReadonlyArray<I>
   /** How many trace records to keep for a violation report. */
   readonly traceTail: number
   /** When set, every trace record is formatted and handed to it (--verbose). */
   readonly onTrace: ((line: string) => void) | undefined
+}
+
+/** Everything that shapes one simulated run. The liveness bound: after healing, a leader and a
+ * fresh commit on every node within `livenessMs`. */
+export interface SimOptions extends RunOptions<Injection> {
+  /** Mean intervals of the random processes. */
+  readonly proposeEveryMs: number
+  readonly readEveryMs: number
+  readonly snapshotEveryMs: number
 }
 
 export const defaultOptions: SimOptions = {

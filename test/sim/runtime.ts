@@ -17,7 +17,7 @@ import {
 } from "../../src/core/index.ts"
 import { finish, mix, mixNumber, mixString, sameBytes } from "./hash.ts"
 import { Heap } from "./heap.ts"
-import { Checker, Invariant } from "./invariants.ts"
+import { Checker, Invariant, type Violation } from "./invariants.ts"
 import { Network, randomProfile } from "./network.ts"
 import { type MachineOp, SimNode } from "./node.ts"
 import { type SimOptions, simConfig } from "./options.ts"
@@ -109,6 +109,16 @@ export class SimEvent {
   }
 }
 
+/** What every run reports at its end. */
+export interface RunOutcome {
+  readonly violation: (Violation & { readonly time: number }) | undefined
+  readonly stats: SimStats
+  /** Hash of the whole history: equal for two runs of one seed. */
+  readonly traceHash: number
+  /** The last trace lines (formatted), for a violation report. */
+  readonly tail: ReadonlyArray<string>
+}
+
 const TERM_KEY = 2097152
 
 /**
@@ -184,6 +194,71 @@ export class Cluster {
 
   tail(): string[] {
     return this.ring.toArray().map(formatRecord)
+  }
+
+  /** The nodes that are up. */
+  upNodes(): SimNode[] {
+    return this.nodes.filter((n) => n.up)
+  }
+
+  /** The up node leading the highest term, if any. */
+  currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined
+    for (const n of this.nodes) {
+      const s = n.state
+      if (n.up && s !== undefined && s.role === "leader" && (best === undefined || s.term > best.state!.term))
+        best = n
+    }
+    return best
+  }
+
+  /** What every run reports at its end. */
+  protected runOutcome(): RunOutcome {
+    const v = this.checker.violation
+    return {
+      violation: v === undefined ? undefined : { ...v, time: this.now },
+      stats: this.stats,
+      traceHash: this.hash,
+      tail: this.tail()
+    }
+  }
+
+  /**
+   * A leadership transfer to ask for: the current leader, and another node drawn from the client
+   * stream to hand over to (undefined when there is no leader).
+   */
+  protected transferTarget(): { readonly leader: SimNode; readonly to: NodeId } | undefined {
+    const leader = this.currentLeader()
+    if (leader === undefined) return undefined
+    return { leader, to: this.clientRng.pick(this.ids.filter((id) => id !== leader.id)) }
+  }
+
+  /** Ask `leader` to hand its leadership to `to`. */
+  requestTransfer(leader: SimNode, to: NodeId): void {
+    this.deliver(leader, { _tag: "TransferLeadership", ...this.eventBase(leader), to })
+  }
+
+  /**
+   * The event loop: pop events in (time, seq) order and hand each to the runtime, else to
+   * `dispatch`, until `done()`, a violation or an empty queue; beyond `opts.maxSteps` core steps
+   * the run fails as a livelock. Then the run's totals are filled in `stats`.
+   */
+  protected runEvents(done: () => boolean, dispatch: (ev: SimEvent) => void): void {
+    const maxSteps = this.opts.maxSteps
+    while (!done() && !this.failed) {
+      const ev = this.queue.pop()
+      if (ev === undefined) break
+      this.now = ev.time
+      if (!this.dispatchRuntime(ev)) dispatch(ev)
+      if (this.stats.steps > maxSteps) {
+        this.checker.fail(Invariant.liveness, `more than ${maxSteps} steps (a livelock?)`)
+      }
+    }
+    const s = this.stats
+    s.elections = this.checker.leaders.size
+    s.commits = this.checker.committedMax
+    s.virtualMs = Math.round(this.now)
+    for (const n of this.nodes) s.droppedUnchainedLogs += n.disk.droppedUnchainedLogs
   }
 
   /** Handle a runtime event; false when the kind is not the runtime's. */

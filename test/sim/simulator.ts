@@ -1,37 +1,27 @@
 import { Log, NONE, type NodeId } from "../../src/core/index.ts"
-import { Invariant, type Violation } from "./invariants.ts"
-import { calmNetwork, randomProfile } from "./network.ts"
+import { FaultSchedule } from "./faults.ts"
+import { Invariant } from "./invariants.ts"
 import type { SimNode } from "./node.ts"
 import { defaultOptions, type SimOptions } from "./options.ts"
 import { Prng } from "./prng.ts"
-import { Cluster, FIRST_WORKLOAD_KIND, type SimEvent, type SimStats } from "./runtime.ts"
+import { Cluster, FIRST_WORKLOAD_KIND, type RunOutcome, type SimEvent } from "./runtime.ts"
 import { SNAPSHOT_HEADER_BYTES, serializeSnapshot } from "./statemachine.ts"
 
 export { emptyStats, type SimStats } from "./runtime.ts"
 
-export interface SimResult {
+export interface SimResult extends RunOutcome {
   readonly seed: number
   readonly nodes: number
-  readonly violation: (Violation & { readonly time: number }) | undefined
-  readonly stats: SimStats
-  /** Hash of the whole history: equal for two runs of one seed. */
-  readonly traceHash: number
-  /** The last trace lines (formatted), for a violation report. */
-  readonly tail: ReadonlyArray<string>
 }
 
-// Workload event kinds.
-const RESTART = FIRST_WORKLOAD_KIND
-const HEAL = FIRST_WORKLOAD_KIND + 1
-const PROPOSE = FIRST_WORKLOAD_KIND + 2
-const READ = FIRST_WORKLOAD_KIND + 3
-const FAULT = FIRST_WORKLOAD_KIND + 4
-const TRANSFER = FIRST_WORKLOAD_KIND + 5
-const SNAPSHOT_TRIGGER = FIRST_WORKLOAD_KIND + 6
-const SNAPSHOT_SAVED = FIRST_WORKLOAD_KIND + 7
-const END_SAFETY = FIRST_WORKLOAD_KIND + 8
-const LIVENESS = FIRST_WORKLOAD_KIND + 9
-const LEADER_FAULT = FIRST_WORKLOAD_KIND + 10
+// Workload event kinds (the fault schedule's come first).
+const PROPOSE = FIRST_WORKLOAD_KIND + FaultSchedule.kinds
+const READ = PROPOSE + 1
+const TRANSFER = PROPOSE + 2
+const SNAPSHOT_TRIGGER = PROPOSE + 3
+const SNAPSHOT_SAVED = PROPOSE + 4
+const END_SAFETY = PROPOSE + 5
+const LIVENESS = PROPOSE + 6
 
 /** The liveness phase runs at least this long, so that reads issued in it can be checked. */
 const MIN_LIVENESS_MS = 2000
@@ -60,7 +50,11 @@ class Simulation extends Cluster {
   private phase: "safety" | "liveness" = "safety"
   private finished = false
   private healAt = 0
-  private partitionGen = 0
+  private readonly faults = new FaultSchedule(
+    { cluster: this, faultRng: this.faultRng, netRng: this.netRng, now: () => this.now },
+    this.opts,
+    FIRST_WORKLOAD_KIND
+  )
   /** Reads issued in the liveness phase (they must all be answered). */
   private readonly livenessReads: Array<{ id: number; node: NodeId; at: number }> = []
   /** The term each node was last seen leading (to notice new leaders). */
@@ -81,49 +75,22 @@ class Simulation extends Cluster {
     this.at(this.clientRng.exp(o.readEveryMs), READ, 0)
     this.at(this.clientRng.exp(o.transferEveryMs), TRANSFER, 0)
     this.at(this.diskRng.exp(o.snapshotEveryMs / this.ids.length), SNAPSHOT_TRIGGER, 0)
-    this.at(this.faultRng.exp(o.faultEveryMs), FAULT, 0)
+    this.faults.start()
     this.at(o.safetyMs, END_SAFETY, 0)
-    while (!this.finished && !this.failed) {
-      const ev = this.queue.pop()
-      if (ev === undefined) break
-      this.now = ev.time
-      if (!this.dispatchRuntime(ev)) this.dispatch(ev)
-      if (this.stats.steps > o.maxSteps) {
-        this.checker.fail(Invariant.liveness, `more than ${o.maxSteps} steps (a livelock?)`)
-      }
-    }
-    const s = this.stats
-    s.elections = this.checker.leaders.size
-    s.commits = this.checker.committedMax
-    s.virtualMs = Math.round(this.now)
-    for (const n of this.nodes) s.droppedUnchainedLogs += n.disk.droppedUnchainedLogs
-    const v = this.checker.violation
-    return {
-      seed: o.seed,
-      nodes: this.ids.length,
-      violation: v === undefined ? undefined : { ...v, time: this.now },
-      stats: s,
-      traceHash: this.hash,
-      tail: this.tail()
-    }
+    this.runEvents(
+      () => this.finished,
+      (ev) => this.dispatch(ev)
+    )
+    return { seed: o.seed, nodes: this.ids.length, ...this.runOutcome() }
   }
 
   private dispatch(ev: SimEvent): void {
+    if (this.faults.dispatch(ev)) return
     switch (ev.kind) {
-      case RESTART: {
-        const n = this.node(ev.node)
-        if (!n.up && n.inc === ev.inc) this.start(n)
-        return
-      }
-      case HEAL:
-        if (ev.inc === this.partitionGen) this.heal()
-        return
       case PROPOSE:
         return this.onPropose()
       case READ:
         return this.onRead()
-      case FAULT:
-        return this.onFault()
       case TRANSFER:
         return this.onTransfer()
       case SNAPSHOT_TRIGGER:
@@ -134,8 +101,6 @@ class Simulation extends Cluster {
         return this.onEndSafety()
       case LIVENESS:
         return this.onLiveness()
-      case LEADER_FAULT:
-        return this.onLeaderFault(ev)
     }
   }
 
@@ -145,7 +110,7 @@ class Simulation extends Cluster {
     if (s === undefined || s.role !== "leader") return
     if (this.leaderTerm[n.id] !== s.term) {
       this.leaderTerm[n.id] = s.term
-      this.onNewLeader(n)
+      this.faults.onNewLeader(n)
     }
     const t = this.transfer
     if (t === undefined) return
@@ -153,31 +118,6 @@ class Simulation extends Cluster {
     else if (n.id === t.to && s.term > t.term) {
       this.stats.transfers++
       this.transfer = undefined
-    }
-  }
-
-  /**
-   * A new leader is the most fragile moment: it may hold entries of earlier terms that it has not
-   * committed yet (paper Figure 8). Now and then strike it right away, before its first entries
-   * reach everyone.
-   */
-  private onNewLeader(n: SimNode): void {
-    if (this.phase !== "safety" || !this.faultRng.chance(this.opts.leaderFaultChance)) return
-    this.at(this.now + this.faultRng.range(0.5, 40), LEADER_FAULT, n.id, n.inc)
-  }
-
-  private onLeaderFault(ev: SimEvent): void {
-    const n = this.node(ev.node)
-    if (this.phase !== "safety" || !n.up || n.inc !== ev.inc) return
-    if (this.faultRng.chance(0.5)) {
-      this.crashFor(n, this.faultRng.range(5, 600))
-    } else {
-      this.network.healAll()
-      this.network.splitSymmetric(new Set([n.id]))
-      this.stats.partitions++
-      this.partitionGen++
-      this.note(n.id, "partition: isolate the new leader")
-      this.at(this.now + this.faultRng.range(50, 800), HEAL, 0, this.partitionGen)
     }
   }
 
@@ -208,10 +148,6 @@ class Simulation extends Cluster {
 
   protected override onLeaderHint(leader: NodeId): void {
     if (leader !== NONE) this.leaderHint = leader
-  }
-
-  private upNodes(): SimNode[] {
-    return this.nodes.filter((n) => n.up)
   }
 
   /** Where a client sends a request: mostly the leader it last heard of, else anyone up. */
@@ -260,28 +196,18 @@ class Simulation extends Cluster {
     this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids })
   }
 
-  private currentLeader(): SimNode | undefined {
-    let best: SimNode | undefined
-    for (const n of this.nodes) {
-      const s = n.state
-      if (n.up && s !== undefined && s.role === "leader" && (best === undefined || s.term > best.state!.term))
-        best = n
-    }
-    return best
-  }
-
   private onTransfer(): void {
     if (this.phase !== "safety") return
     this.at(this.now + this.clientRng.exp(this.opts.transferEveryMs), TRANSFER, 0)
-    const leader = this.currentLeader()
-    if (leader === undefined) return
-    const to = this.clientRng.pick(this.ids.filter((id) => id !== leader.id))
+    const target = this.transferTarget()
+    if (target === undefined) return
+    const { leader, to } = target
     this.transfer = {
       to,
       term: leader.state!.term,
       deadline: this.now + 3 * leader.config.electionTimeoutMax
     }
-    this.deliver(leader, { _tag: "TransferLeadership", ...this.eventBase(leader), to })
+    this.requestTransfer(leader, to)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -311,103 +237,13 @@ class Simulation extends Cluster {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Faults (safety phase only)
-  // -------------------------------------------------------------------------------------------
-
-  private onFault(): void {
-    if (this.phase !== "safety") return
-    const rng = this.faultRng
-    this.at(this.now + rng.exp(this.opts.faultEveryMs), FAULT, 0)
-    const r = rng.next()
-    if (r < 0.3) this.crashSomeone()
-    else if (r < 0.6) this.partition()
-    else if (r < 0.85) {
-      this.network.profile = randomProfile(this.netRng)
-      const p = this.network.profile
-      this.note(
-        0,
-        `network: loss ${p.loss.toFixed(2)} dup ${p.duplicate.toFixed(2)} slow ${p.slow.toFixed(2)}`
-      )
-    } else this.heal()
-  }
-
-  private crashSomeone(): void {
-    const rng = this.faultRng
-    const up = this.upNodes()
-    if (up.length === 0) return
-    // The leader now and then: that is where the interesting races are.
-    const leader = this.currentLeader()
-    const n = leader !== undefined && rng.chance(0.3) ? leader : rng.pick(up)
-    // Mostly short outages; some long ones leave a follower far behind (InstallSnapshot).
-    this.crashFor(n, rng.chance(0.25) ? rng.range(800, 2500) : rng.range(5, 400))
-  }
-
-  private crashFor(n: SimNode, down: number): void {
-    this.crash(n)
-    this.note(n.id, `crash (down ${down.toFixed(0)} ms)`)
-    this.at(this.now + down, RESTART, n.id, n.inc)
-  }
-
-  private partition(): void {
-    const rng = this.faultRng
-    const net = this.network
-    net.healAll()
-    const leader = this.currentLeader()
-    const kind = rng.int(0, 4)
-    let what: string
-    if (kind === 0 || leader === undefined) {
-      const side = new Set(this.ids.filter(() => rng.chance(0.5)))
-      if (side.size === this.ids.length) side.clear()
-      if (side.size === 0) side.add(rng.pick(this.ids))
-      net.splitSymmetric(side)
-      what = `split {${[...side].join(",")}} | rest`
-    } else if (kind === 1) {
-      net.splitSymmetric(new Set([leader.id]))
-      what = `isolate leader n${leader.id}`
-    } else if (kind === 2) {
-      // One-way: the leader hears nobody, or nobody hears it.
-      const deaf = rng.chance(0.5)
-      for (const id of this.ids) {
-        if (id === leader.id) continue
-        if (deaf) net.block(id, leader.id)
-        else net.block(leader.id, id)
-      }
-      what = `leader n${leader.id} ${deaf ? "hears nobody" : "is heard by nobody"}`
-    } else {
-      const cut: string[] = []
-      for (const a of this.ids) {
-        for (const b of this.ids) {
-          if (a !== b && rng.chance(0.3)) {
-            net.block(a, b)
-            cut.push(`${a}>${b}`)
-          }
-        }
-      }
-      what = `cut links ${cut.join(" ")}`
-    }
-    this.stats.partitions++
-    this.partitionGen++
-    this.note(0, `partition: ${what}`)
-    this.at(this.now + rng.range(100, 2000), HEAL, 0, this.partitionGen)
-  }
-
-  private heal(): void {
-    if (!this.network.partitioned()) return
-    this.network.healAll()
-    this.note(0, "heal")
-  }
-
-  // -------------------------------------------------------------------------------------------
   // Liveness phase
   // -------------------------------------------------------------------------------------------
 
   private onEndSafety(): void {
     this.phase = "liveness"
     this.healAt = this.now
-    this.network.healAll()
-    this.network.profile = calmNetwork
-    this.note(0, "liveness phase: network healed, every node up")
-    for (const n of this.nodes) if (!n.up) this.start(n)
+    this.faults.stop("liveness phase: network healed, every node up")
     this.at(this.now + 50, LIVENESS, 0)
   }
 
