@@ -7,8 +7,7 @@
 import { execFileSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { accessSync, constants } from "node:fs"
 import { delimiter, join } from "node:path"
 import { Effect, type Scope } from "effect"
 import { Etcd3 } from "etcd3"
@@ -17,6 +16,7 @@ import {
   BenchSetupFailed,
   freeBasePort,
   hasExited,
+  scopedDataDir,
   spawnLogged,
   stopChildren,
   tailOf,
@@ -143,16 +143,12 @@ export const localEtcd = (config: BenchConfig): Effect.Effect<Target, BenchSetup
     const client = (i: number) => `127.0.0.1:${base + i}`
     const peer = (i: number) => `http://127.0.0.1:${base + 50 + i}`
     const log = (dir: string, i: number) => join(dir, `m${i}.log`)
-    const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "etcd-bench-"))),
-      (d) =>
-        Effect.sync(() => {
-          const logs = join(config.outDir, "nodes")
-          mkdirSync(logs, { recursive: true })
-          for (const i of ids) cpSync(log(d, i), join(logs, `m${i}.log`), { force: true })
-          if (!config.keepData) rmSync(d, { recursive: true, force: true })
-        }).pipe(Effect.ignore)
-    )
+    const dir = yield* scopedDataDir({
+      prefix: "etcd-bench-",
+      outDir: config.outDir,
+      keepData: config.keepData,
+      logs: ids.map((i) => ({ path: (d: string) => log(d, i), name: `m${i}.log` }))
+    })
     const cluster = ids.map((i) => `m${i}=${peer(i)}`).join(",")
     const token = `bench-${randomBytes(6).toString("hex")}`
     const children: ChildProcess[] = yield* Effect.acquireRelease(

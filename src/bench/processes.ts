@@ -3,9 +3,11 @@
  * file, and a stop that always ends them (SIGTERM, then SIGKILL).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createWriteStream, readFileSync } from "node:fs"
+import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as Net from "node:net"
-import { Effect, Schema } from "effect"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, type Scope, Schema } from "effect"
 
 /** The bench could not set up or run the system under test. */
 export class BenchSetupFailed extends Schema.TaggedError<BenchSetupFailed>()("BenchSetupFailed", {
@@ -18,6 +20,29 @@ const canBind = (port: number): Promise<boolean> =>
     s.once("error", () => done(false))
     s.listen(port, "127.0.0.1", () => s.close(() => done(true)))
   })
+
+/**
+ * A temporary data dir for the members of a local cluster, for the lifetime of the scope. At the
+ * end each member's log is copied to `<outDir>/nodes/<name>` and the dir is removed (unless
+ * `keepData`).
+ */
+export const scopedDataDir = (options: {
+  readonly prefix: string
+  readonly outDir: string
+  readonly keepData: boolean
+  /** Each member's log file inside the dir, and the name it gets in `<outDir>/nodes`. */
+  readonly logs: ReadonlyArray<{ readonly path: (dir: string) => string; readonly name: string }>
+}): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), options.prefix))),
+    (dir) =>
+      Effect.sync(() => {
+        const logs = join(options.outDir, "nodes")
+        mkdirSync(logs, { recursive: true })
+        for (const l of options.logs) cpSync(l.path(dir), join(logs, l.name), { force: true })
+        if (!options.keepData) rmSync(dir, { recursive: true, force: true })
+      }).pipe(Effect.ignore)
+  )
 
 /**
  * A base port B such that every `B + offset` could be bound a moment ago (others on this machine

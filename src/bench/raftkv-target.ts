@@ -3,9 +3,6 @@
  * temporary data dir (or an existing cluster given by --endpoints), driven through the SDK.
  */
 import type { ChildProcess } from "node:child_process"
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
 import { localNodeArgs, localPorts, logPath } from "../cli/cluster-command.ts"
@@ -15,6 +12,7 @@ import {
   BenchSetupFailed,
   freeBasePort,
   hasExited,
+  scopedDataDir,
   spawnLogged,
   stopChildren,
   tailOf,
@@ -118,16 +116,12 @@ export const localRaftkv = (config: BenchConfig): Effect.Effect<Target, BenchSet
     const n = config.nodes
     const ids = Array.from({ length: n }, (_, k) => k + 1)
     const basePort = yield* freeBasePort(ids.flatMap((i) => [i, 100 + i, 200 + i]))
-    const dataDir = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "raftkv-bench-"))),
-      (dir) =>
-        Effect.sync(() => {
-          const logs = join(config.outDir, "nodes")
-          mkdirSync(logs, { recursive: true })
-          for (const i of ids) cpSync(logPath(dir, i), join(logs, `n${i}.log`), { force: true })
-          if (!config.keepData) rmSync(dir, { recursive: true, force: true })
-        }).pipe(Effect.ignore)
-    )
+    const dataDir = yield* scopedDataDir({
+      prefix: "raftkv-bench-",
+      outDir: config.outDir,
+      keepData: config.keepData,
+      logs: ids.map((i) => ({ path: (dir: string) => logPath(dir, i), name: `n${i}.log` }))
+    })
     const options = {
       nodes: n,
       dataDir,
