@@ -114,14 +114,14 @@ export const retrying = <A, E>(
         if (!Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(found.failure)
         error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
         options.onUncertain?.()
-        router.skip(endpoint)
+        router.passOver(endpoint)
       } else if (
         found.success instanceof RpcClientError.RpcClientError ||
         found.success instanceof NodeUnreachable
       ) {
         error = found.success
         if (maybeSent(found.success)) options.onUncertain?.()
-        router.skip(endpoint)
+        router.passOver(endpoint)
       } else if (isRetryable(found.success)) {
         error = found.success
         if (found.success._tag === "LeadershipLost") options.onUncertain?.()

@@ -43,13 +43,13 @@ export class Router {
     if (named && !this.known.includes(hint)) this.known.push(hint)
     if (this.target() === from) {
       if (named) this.leader = hint
-      else this.skip(from)
+      else this.passOver(from)
     }
     return named && this.target() !== from
   }
 
   /** `from` cannot serve now (unreachable, no leader known): move on to the next endpoint. */
-  skip(from: string): void {
+  passOver(from: string): void {
     if (this.target() !== from) return
     this.leader = undefined
     const at = this.known.indexOf(from)

@@ -7,10 +7,10 @@ describe("Router", () => {
   it("goes round the endpoints while no leader is known", () => {
     const r = new Router(["a", "b", "c"])
     expect(r.target()).toBe("a")
-    r.skip("a")
+    r.passOver("a")
     expect(r.target()).toBe("b")
-    r.skip("b")
-    r.skip("c")
+    r.passOver("b")
+    r.passOver("c")
     expect(r.target()).toBe("a")
   })
 
@@ -35,7 +35,7 @@ describe("Router", () => {
   it("moves past a failed node once however many calls report it", () => {
     const r = new Router(["a", "b", "c"])
     r.confirmed("b")
-    for (let k = 0; k < 5; k++) r.skip("b")
+    for (let k = 0; k < 5; k++) r.passOver("b")
     expect(r.believedLeader).toBeUndefined()
     expect(r.target()).toBe("c")
   })

@@ -282,7 +282,7 @@ export class SimClient {
         return this.complete(call, undefined)
       case "Unreachable":
         if (answer.maybeSent) call.uncertain = true
-        this.router.skip(endpoint)
+        this.router.passOver(endpoint)
         return this.retry(call, false)
       case "Busy":
         return this.retry(call, false)
