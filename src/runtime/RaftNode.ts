@@ -109,9 +109,6 @@ interface Waiter {
   readonly deferred: Deferred.Deferred<Proposal, ProposeError>
 }
 
-const entriesBytes = (cmd: Command): number =>
-  cmd._tag === "Apply" ? cmd.entries.reduce((n, e) => n + Log.entryBytes(e), 0) : 0
-
 /** Build and start a node; the loop runs until the scope closes or storage fails. */
 export const make = (
   options: NodeOptions
@@ -161,6 +158,16 @@ export const make = (
       Deferred.doneUnsafe(d, r)
     }
 
+    const settleReads = (ids: ReadonlyArray<number>, outcome: Effect.Effect<number, ReadError>) => {
+      for (const id of ids) {
+        const d = readWaiters.get(id)
+        if (d !== undefined) {
+          readWaiters.delete(id)
+          Deferred.doneUnsafe(d, outcome)
+        }
+      }
+    }
+
     /** Run the state machine commands of a turn, in the order the core emitted them. */
     const runStateMachine = (cmd: Command) =>
       Effect.gen(function* () {
@@ -170,6 +177,7 @@ export const make = (
               const index = cmd.firstIndex + k
               const entry = cmd.entries[k]!
               const result = sm.apply(index, entry)
+              logBytesSinceSnapshot += Log.entryBytes(entry)
               const w = waiters.get(index)
               if (w !== undefined) {
                 waiters.delete(index)
@@ -181,7 +189,6 @@ export const make = (
                 )
               }
             }
-            logBytesSinceSnapshot += entriesBytes(cmd)
             metrics.applied(cmd.firstIndex + cmd.entries.length - 1, cmd.entries.length)
             return
           }
@@ -203,26 +210,12 @@ export const make = (
             return
           }
           case "ReadReady":
-            for (const id of cmd.ids) {
-              const d = readWaiters.get(id)
-              if (d !== undefined) {
-                readWaiters.delete(id)
-                Deferred.doneUnsafe(d, Effect.succeed(cmd.index))
-              }
-            }
-            return
+            return settleReads(cmd.ids, Effect.succeed(cmd.index))
           case "ReadFailed":
-            for (const id of cmd.ids) {
-              const d = readWaiters.get(id)
-              if (d !== undefined) {
-                readWaiters.delete(id)
-                Deferred.doneUnsafe(
-                  d,
-                  Effect.fail(new ReadNotConfirmed({ reason: cmd.reason, leader: cmd.leader }))
-                )
-              }
-            }
-            return
+            return settleReads(
+              cmd.ids,
+              Effect.fail(new ReadNotConfirmed({ reason: cmd.reason, leader: cmd.leader }))
+            )
           default:
             return
         }
@@ -326,16 +319,14 @@ export const make = (
             const started = mark()
             yield* store.write(writes)
             metrics.persisted(writes, secondsSince(started))
-            for (const c of held) {
-              metrics.sent(c.to, c.message)
-              yield* transport.send({ from: self, to: c.to, message: c.message })
-            }
+          }
+          // Every write issued so far is durable now: what waited for one may leave.
+          for (const c of held) {
+            metrics.sent(c.to, c.message)
+            yield* transport.send({ from: self, to: c.to, message: c.message })
+          }
+          if (writes.length > 0) {
             stepInto(pending, event({ _tag: "Persisted", writeId: writes[writes.length - 1]!.writeId }))
-          } else {
-            for (const c of held) {
-              metrics.sent(c.to, c.message)
-              yield* transport.send({ from: self, to: c.to, message: c.message })
-            }
           }
         }
         for (const c of smCommands) yield* runStateMachine(c)
