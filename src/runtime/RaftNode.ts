@@ -70,6 +70,11 @@ export interface NodeStatus {
   readonly peers: ReadonlyArray<PeerStatus>
 }
 
+export interface NodeCounters {
+  readonly commitIndex: number
+  readonly pendingProposals: number
+}
+
 export interface Proposal {
   readonly index: number
   readonly result: unknown
@@ -85,6 +90,8 @@ export interface RaftNodeShape {
    */
   readonly readBarrier: Effect.Effect<number, ReadError>
   readonly status: Effect.Effect<NodeStatus>
+  /** The few figures a client request needs, without building the whole status. */
+  readonly counters: Effect.Effect<NodeCounters>
   readonly transferLeadership: (to: NodeId) => Effect.Effect<void>
   /** Completes (with the reason) when the node stops, e.g. after a storage failure. */
   readonly stopped: Effect.Effect<string>
@@ -495,6 +502,8 @@ export const make = (
       return Deferred.await(deferred)
     })
 
+    const counters = Effect.sync((): NodeCounters => ({ commitIndex: state.commitIndex, pendingProposals }))
+
     const status = Effect.sync((): NodeStatus => {
       const s = state
       return {
@@ -519,6 +528,7 @@ export const make = (
       propose,
       readBarrier,
       status,
+      counters,
       transferLeadership: (to: NodeId) =>
         Effect.sync(() => Queue.offerUnsafe(inputs, { _tag: "Transfer", to })),
       stopped: Deferred.await(stoppedWith)

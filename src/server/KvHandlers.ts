@@ -65,8 +65,8 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
       const observed = <A, E>(method: string, effect: Effect.Effect<A, E>) =>
         observeRequest(metrics, method, effect).pipe(
           Effect.ensuring(
-            Effect.flatMap(node.status, (s) =>
-              Effect.sync(() => metrics.kvGauges(kv.keyCount, kv.sessionCount, s.pendingProposals))
+            Effect.flatMap(node.counters, (c) =>
+              Effect.sync(() => metrics.kvGauges(kv.keyCount, kv.sessionCount, c.pendingProposals))
             )
           )
         )
@@ -88,11 +88,11 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
               if (req.consistency === "linearizable")
                 yield* Effect.mapError(node.readBarrier, readError(options))
               const record = kv.get(req.key)
-              const status = yield* node.status
+              const counters = yield* node.counters
               return {
                 entry: record === undefined ? null : { value: record.value, version: record.version },
                 appliedIndex: kv.appliedIndex,
-                commitIndex: status.commitIndex
+                commitIndex: counters.commitIndex
               }
             })
           ),
