@@ -71,18 +71,21 @@ const marks = (d: OpsLatencyData) => {
   return lines.length === 0 ? {} : { markLine: { symbol: "none", silent: true, data: lines } }
 }
 
+/** The x axis of per-second charts: seconds 1..n. */
+const timeAxis = (seconds: number) => ({
+  type: "category" as const,
+  name: "time (s)",
+  nameLocation: "middle" as const,
+  nameGap: 30,
+  data: Array.from({ length: seconds }, (_, i) => String(i + 1))
+})
+
 /** Operations per second (bars) and p50/p99 latency (lines, right axis) over time. */
 export const opsLatencyChart = (d: OpsLatencyData): echarts.EChartsOption => ({
   title: title(d.title, d.subtitle),
   legend,
   grid: { ...grid, top: d.subtitle === undefined ? 70 : 85 },
-  xAxis: {
-    type: "category",
-    name: "time (s)",
-    nameLocation: "middle",
-    nameGap: 30,
-    data: d.ops.map((_, i) => String(i + 1))
-  },
+  xAxis: timeAxis(d.ops.length),
   yAxis: [
     { type: "value", name: "operations / s", min: 0 },
     { type: "value", name: "latency (ms)", min: 0, splitLine: { show: false } }
@@ -151,13 +154,7 @@ export const timeLinesChart = (d: {
   title: title(d.title, d.subtitle),
   legend,
   grid: { ...grid, top: d.subtitle === undefined ? 70 : 85 },
-  xAxis: {
-    type: "category",
-    name: "time (s)",
-    nameLocation: "middle",
-    nameGap: 30,
-    data: Array.from({ length: d.seconds }, (_, i) => String(i + 1))
-  },
+  xAxis: timeAxis(d.seconds),
   yAxis: { type: "value", name: d.yName, min: 0 },
   series: d.series.map((s) => ({
     name: s.name,
