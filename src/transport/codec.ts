@@ -2,23 +2,34 @@
  * The frame format between peers and its encoder/decoder.
  *
  * ```
- * frame = length (u32, big-endian, bytes that follow) | body
- * body  = version (u8, FORMAT_VERSION) | SchemaBinary(WireFrame)
+ * frame  = length (u32, big-endian, bytes that follow) | body
+ * body   = version (u8, FORMAT_VERSION) | header | message
+ * header = clusterId (varint byte length, UTF-8) | from (varint) | to (varint)
  * ```
  *
- * The version byte comes first and outside the schema so a future format can be recognised (and
- * refused with a clear reason) before any decoding. The rest is effect's SchemaBinary encoding of
- * {@link WireFrame}, which validates while it decodes: a decoded frame satisfies the core's types.
+ * The version byte comes first so a future format can be recognised (and refused with a clear
+ * reason) before any decoding. Messages are laid out by `messages.ts`, integers as varints by
+ * `wire.ts`. The cluster id travels in every frame so that a node wired to the wrong cluster is
+ * refused on its first frame.
+ *
+ * Why a hand-written layout and not SchemaBinary (format version 1 was `SchemaBinary(WireFrame)`):
+ * peer frames are the replication hot path, and SchemaBinary's generic, evolution-friendly
+ * encoding measured 33 us to encode and 18 us to decode an AppendEntries of 64 entries (6-12 us
+ * for a small one in a tight loop, 40-80 us per frame inside a busy node), a fifth of a leader's
+ * CPU per write. The layout here is fixed and positional; the schemas of `schema.ts` remain the
+ * specification: the tests check that everything this decoder accepts satisfies
+ * `Schema.is(WireFrame)`, and that encoding refuses what the schema refuses.
  *
  * Decoding untrusted bytes never throws: every failure is a {@link FrameDecodeError}.
  */
-import { Exit, Result, Schema } from "effect"
-import { SchemaBinary } from "effect/encoding"
+import { Result, Schema } from "effect"
 import type { Message } from "../core/types.ts"
-import { WireFrame } from "./schema.ts"
+import { readMessage, writeMessage } from "./messages.ts"
+import type { WireFrame } from "./schema.ts"
+import { Reader, WireError, Writer } from "./wire.ts"
 
-/** The wire format this build speaks. Bump on any incompatible change of {@link WireFrame}. */
-export const FORMAT_VERSION = 1
+/** The wire format this build speaks. Bump on any incompatible change of the layout. */
+export const FORMAT_VERSION = 2
 
 /** Bytes of the big-endian length prefix that starts every frame. */
 export const LENGTH_PREFIX_BYTES = 4
@@ -26,9 +37,11 @@ export const LENGTH_PREFIX_BYTES = 4
 /** The largest length a 4-byte prefix can state. */
 export const MAX_LENGTH_PREFIX = 0xffff_ffff
 
-const codec = SchemaBinary.toCodec(WireFrame)
-const encodeBinary = Schema.encodeExit(codec)
-const decodeBinary = Schema.decodeUnknownExit(codec)
+/** Bounds of a cluster id (UTF-16 code units, as `schema.ts`'s ClusterId). */
+const CLUSTER_ID_MAX_LENGTH = 255
+/** A cluster id of 255 code units takes at most 3 bytes each in UTF-8. */
+const CLUSTER_ID_MAX_BYTES = 3 * CLUSTER_ID_MAX_LENGTH
+const NODE_ID_MAX = 0x7fff_ffff
 
 /** Why a frame body could not be decoded. */
 export type FrameDecodeReason = "empty" | "unsupported-version" | "invalid"
@@ -45,32 +58,93 @@ export class FrameEncodeError extends Schema.TaggedError<FrameEncodeError>()("Fr
   detail: Schema.String
 }) {}
 
-const failEncode = (reason: FrameEncodeError["reason"], detail: string) =>
-  Result.fail(new FrameEncodeError({ reason, detail }))
+// A node talks to few clusters (one): remember the last id's bytes both ways instead of running
+// the UTF-8 encoder/decoder per frame.
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
+let lastEncodedId = ""
+let lastEncodedIdBytes = new Uint8Array(0)
+let lastDecodedId = ""
+let lastDecodedIdBytes = new Uint8Array(0)
 
-/** Encodes a frame's body without its length prefix; the result is a view the caller must copy. */
-const encodeBody = (frame: WireFrame, maxFrameBytes: number): Result.Result<Uint8Array, FrameEncodeError> => {
-  let exit: Exit.Exit<Uint8Array, Schema.SchemaError>
-  try {
-    exit = encodeBinary(frame)
-  } catch (cause) {
-    return failEncode("invalid", String(cause))
+const clusterIdBytes = (id: string): Uint8Array => {
+  if (id === lastEncodedId && id !== "") return lastEncodedIdBytes
+  if (typeof id !== "string" || id.length < 1 || id.length > CLUSTER_ID_MAX_LENGTH || !id.isWellFormed()) {
+    throw new WireError(`cluster id must be 1..${CLUSTER_ID_MAX_LENGTH} characters of well-formed text`)
   }
-  if (Exit.isFailure(exit)) return failEncode("invalid", causeDetail(exit.cause))
-  const bodyLength = 1 + exit.value.length
-  if (bodyLength > maxFrameBytes) {
-    return failEncode("oversized", `body of ${bodyLength} bytes exceeds the limit of ${maxFrameBytes}`)
-  }
-  return Result.succeed(exit.value)
+  lastEncodedIdBytes = utf8Encoder.encode(id)
+  lastEncodedId = id
+  return lastEncodedIdBytes
 }
 
-/** Writes prefix, version byte and `encoded` at `offset` of `out`; returns the offset after it. */
-const writeFrame = (out: Uint8Array, offset: number, encoded: Uint8Array): number => {
-  const bodyLength = 1 + encoded.length
-  writeLengthPrefix(out.subarray(offset), bodyLength)
-  out[offset + LENGTH_PREFIX_BYTES] = FORMAT_VERSION
-  out.set(encoded, offset + LENGTH_PREFIX_BYTES + 1)
-  return offset + LENGTH_PREFIX_BYTES + bodyLength
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const readClusterId = (r: Reader): string => {
+  const length = r.uvarint("cluster id length")
+  if (length < 1 || length > CLUSTER_ID_MAX_BYTES) throw new WireError(`cluster id of ${length} bytes`)
+  const bytes = r.view(length, "cluster id")
+  if (lastDecodedIdBytes.length > 0 && sameBytes(bytes, lastDecodedIdBytes)) return lastDecodedId
+  let id: string
+  try {
+    id = utf8Decoder.decode(bytes)
+  } catch {
+    throw new WireError("cluster id is not valid UTF-8")
+  }
+  if (id.length > CLUSTER_ID_MAX_LENGTH) throw new WireError(`cluster id of ${id.length} characters`)
+  lastDecodedIdBytes = bytes.slice()
+  lastDecodedId = id
+  return id
+}
+
+const writeNodeId = (w: Writer, id: number, what: string): void => {
+  if (!(Number.isSafeInteger(id) && id >= 1 && id <= NODE_ID_MAX)) {
+    throw new WireError(`${what} must be a node id in 1..${NODE_ID_MAX}, got ${id}`)
+  }
+  w.uvarint(id, what)
+}
+
+const readNodeId = (r: Reader, what: string): number => {
+  const id = r.uvarint(what)
+  if (id < 1 || id > NODE_ID_MAX) throw new WireError(`${what} ${id} is not a node id`)
+  return id
+}
+
+// One writer for the whole process (encoding is synchronous), so a frame costs one copy out.
+const scratch = new Writer(64 * 1024)
+
+/**
+ * Appends one whole frame (prefix included) to `w`. On failure `w` is left as it was.
+ */
+const appendFrame = (w: Writer, frame: WireFrame, maxFrameBytes: number): FrameEncodeError | undefined => {
+  const start = w.length
+  try {
+    const prefix = w.skip(LENGTH_PREFIX_BYTES)
+    w.u8(FORMAT_VERSION)
+    const id = clusterIdBytes(frame.clusterId)
+    w.uvarint(id.length, "cluster id length")
+    w.raw(id)
+    writeNodeId(w, frame.from, "from")
+    writeNodeId(w, frame.to, "to")
+    writeMessage(w, frame.message)
+    const bodyLength = w.length - start - LENGTH_PREFIX_BYTES
+    if (bodyLength > maxFrameBytes || bodyLength > MAX_LENGTH_PREFIX) {
+      w.rewind(start)
+      return new FrameEncodeError({
+        reason: "oversized",
+        detail: `body of ${bodyLength} bytes exceeds the limit of ${maxFrameBytes}`
+      })
+    }
+    w.patchU32(prefix, bodyLength)
+    return undefined
+  } catch (cause) {
+    w.rewind(start)
+    const detail = cause instanceof WireError ? cause.message : String(cause)
+    return new FrameEncodeError({ reason: "invalid", detail: bounded(detail) })
+  }
 }
 
 /**
@@ -83,11 +157,9 @@ export const encodeFrame = (
   frame: WireFrame,
   maxFrameBytes: number = MAX_LENGTH_PREFIX
 ): Result.Result<Uint8Array, FrameEncodeError> => {
-  const body = encodeBody(frame, maxFrameBytes)
-  if (Result.isFailure(body)) return body
-  const out = new Uint8Array(LENGTH_PREFIX_BYTES + 1 + body.success.length)
-  writeFrame(out, 0, body.success)
-  return Result.succeed(out)
+  scratch.reset()
+  const failure = appendFrame(scratch, frame, maxFrameBytes)
+  return failure === undefined ? Result.succeed(scratch.finish()) : Result.fail(failure)
 }
 
 /** Several frames encoded back to back in one buffer, and the ones that could not be encoded. */
@@ -103,21 +175,13 @@ export interface EncodedBatch {
  * per batch instead of per frame). Frames that fail to encode are left out and reported.
  */
 export const encodeFrames = (frames: ReadonlyArray<WireFrame>, maxFrameBytes: number): EncodedBatch => {
-  const bodies: Array<Uint8Array> = []
+  scratch.reset()
   const failures: Array<FrameEncodeError> = []
-  let total = 0
   for (const frame of frames) {
-    const body = encodeBody(frame, maxFrameBytes)
-    if (Result.isFailure(body)) failures.push(body.failure)
-    else {
-      bodies.push(body.success)
-      total += LENGTH_PREFIX_BYTES + 1 + body.success.length
-    }
+    const failure = appendFrame(scratch, frame, maxFrameBytes)
+    if (failure !== undefined) failures.push(failure)
   }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const body of bodies) offset = writeFrame(bytes, offset, body)
-  return { bytes, frames: bodies.length, failures }
+  return { bytes: scratch.finish(), frames: frames.length - failures.length, failures }
 }
 
 /**
@@ -137,14 +201,18 @@ export const decodeBody = (body: Uint8Array): Result.Result<WireFrame, FrameDeco
       })
     )
   }
-  let exit: Exit.Exit<WireFrame, Schema.SchemaError>
   try {
-    exit = decodeBinary(body.subarray(1))
+    const r = new Reader(body, 1)
+    const clusterId = readClusterId(r)
+    const from = readNodeId(r, "from")
+    const to = readNodeId(r, "to")
+    const message = readMessage(r)
+    r.end()
+    return Result.succeed({ clusterId, from, to, message })
   } catch (cause) {
-    return Result.fail(new FrameDecodeError({ reason: "invalid", detail: String(cause) }))
+    const detail = cause instanceof WireError ? cause.message : String(cause)
+    return Result.fail(new FrameDecodeError({ reason: "invalid", detail: bounded(detail) }))
   }
-  if (Exit.isSuccess(exit)) return Result.succeed(exit.value)
-  return Result.fail(new FrameDecodeError({ reason: "invalid", detail: causeDetail(exit.cause) }))
 }
 
 /** Decodes a whole frame (length prefix included), checking the prefix matches the byte count. */
@@ -197,8 +265,5 @@ export const writeLengthPrefix = (out: Uint8Array, length: number): void => {
 export const readLengthPrefix = (bytes: Uint8Array, offset: number): number =>
   ((bytes[offset]! << 24) >>> 0) + (bytes[offset + 1]! << 16) + (bytes[offset + 2]! << 8) + bytes[offset + 3]!
 
-// Schema issues can be long (they echo input); a bounded detail keeps log lines sane.
-const causeDetail = (cause: unknown): string => {
-  const text = String(cause)
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text
-}
+// Details can echo input; a bounded detail keeps log lines sane.
+const bounded = (text: string): string => (text.length > 300 ? `${text.slice(0, 300)}...` : text)

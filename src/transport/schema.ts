@@ -2,18 +2,19 @@
  * Schemas for everything that crosses the wire between peers: the Raft messages of
  * `src/core/types.ts` and the frame header that carries them.
  *
- * These schemas are the validation boundary: whatever a peer sends is decoded through them, so
- * a value that comes out satisfies the core's types exactly (integers where the core expects
- * indices and terms, `Uint8Array` for data, known tags and literals), and a hostile value (a
- * negative, fractional, NaN or unsafe index, an unknown tag) is rejected before the core sees it.
+ * These schemas specify the validation boundary. The frame codec (`codec.ts`, a hand-written
+ * layout for speed) decodes only values they accept - its tests check every decoded frame with
+ * `Schema.is(WireFrame)` - so a value that comes out satisfies the core's types exactly (integers
+ * where the core expects indices and terms, `Uint8Array` for data, known tags and literals), and
+ * a hostile value (an unsafe index, node id 0, an unknown tag) is rejected before the core sees it.
  */
 import { Schema } from "effect"
 import type * as Core from "../core/types.ts"
-import { Entries } from "./entries.ts"
+import { EntryArray } from "./entries.ts"
 import { ClusterId, Index, NodeId } from "./schema-primitives.ts"
 
 export { ClusterId, Index, NodeId } from "./schema-primitives.ts"
-export { Entries, EntryArray, EntryColumns } from "./entries.ts"
+export { EntryArray } from "./entries.ts"
 
 /** One log entry as a standalone value (entries inside AppendEntries travel as {@link Entries}). */
 export const Entry = Schema.Struct({
@@ -46,7 +47,7 @@ export const AppendEntries = Schema.TaggedStruct("AppendEntries", {
   term: Index,
   prevLogIndex: Index,
   prevLogTerm: Index,
-  entries: Entries,
+  entries: EntryArray,
   leaderCommit: Index,
   round: Index
 })
@@ -118,8 +119,7 @@ export const WireFrame = Schema.Struct({
 export type WireFrame = typeof WireFrame.Type
 
 // ---------------------------------------------------------------------------------------------
-// Compile-time proof that decoded values are exactly the core's types (both directions), so the
-// codec can hand them to the core without casts and the core's messages encode without casts.
+// Compile-time proof that the schemas describe exactly the core's types (both directions).
 // ---------------------------------------------------------------------------------------------
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
