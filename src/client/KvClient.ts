@@ -15,14 +15,14 @@
  * - `close` closes the session (best effort) and the connections; calls in flight or made later
  *   fail with `ClientClosed`.
  */
-import { Context, Deferred, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import type { RpcClientError } from "effect/rpc"
 import type { Consistency, NodeStatus as NodeStatusSchema } from "../kv/protocol.ts"
 import { Timeout } from "../kv/protocol.ts"
 import { type BytesInput, toBytes, toText } from "./bytes.ts"
+import { Calls, type Prepared } from "./calls.ts"
 import { type KvRpcClient, makePool } from "./connections.ts"
 import {
-  ClientClosed,
   type DeleteError,
   type GetError,
   type InvalidClientOptions,
@@ -129,11 +129,36 @@ const within = <A, E, R>(ms: number, effect: Effect.Effect<A, E, R>): Effect.Eff
     orElse: () => Effect.fail(new Timeout({ afterMs: Math.round(ms) }))
   })
 
+const mapPrepared = <A, B, E>(prepared: Prepared<A, E>, f: (a: A) => B): Prepared<B, E> => ({
+  effect: Effect.map(prepared.effect, f),
+  ms: prepared.ms
+})
+
 /** Write answers the write loop handles itself. */
 type Answered = { readonly _tag: "SessionExpired" } | { readonly _tag: "StaleSequence" }
 
 const isTagged = <T extends string>(u: unknown, tag: T): u is { readonly _tag: T } =>
   (u as { readonly _tag?: unknown } | null)?._tag === tag
+
+/** The calls of a client, prepared but not run: the Promise facade runs them itself (calls.ts). */
+export interface PreparedCalls {
+  readonly read: (key: BytesInput, options?: ReadOptions) => Prepared<ReadResult, GetError>
+  readonly get: (key: BytesInput, options?: ReadOptions) => Prepared<Entry<Uint8Array> | null, GetError>
+  readonly getString: (key: BytesInput, options?: ReadOptions) => Prepared<Entry<string> | null, GetError>
+  readonly put: (
+    key: BytesInput,
+    value: BytesInput,
+    options?: WriteOptions
+  ) => Prepared<{ version: number }, PutError>
+  readonly delete: (key: BytesInput, options?: WriteOptions) => Prepared<{ deleted: boolean }, DeleteError>
+}
+
+/** Internal: the client and what the Promise facade needs to run its calls cheaply. */
+export interface ClientInternals {
+  readonly client: KvClientShape
+  readonly calls: Calls
+  readonly prepared: PreparedCalls
+}
 
 /**
  * A client for the lifetime of the scope (closing the scope closes it). Fails only on invalid
@@ -142,6 +167,12 @@ const isTagged = <T extends string>(u: unknown, tag: T): u is { readonly _tag: T
 export const make = (
   options: KvClientOptions
 ): Effect.Effect<KvClientShape, InvalidClientOptions, Scope.Scope> =>
+  Effect.map(makeWithInternals(options), (internals) => internals.client)
+
+/** {@link make}, with the internals the Promise facade uses. */
+export const makeWithInternals = (
+  options: KvClientOptions
+): Effect.Effect<ClientInternals, InvalidClientOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const resolved = resolveOptions(options)
     if (!("endpoints" in resolved)) return yield* resolved
@@ -150,28 +181,31 @@ export const make = (
     const router = new Router(resolved.endpoints)
     const pool = yield* makePool(resolved).pipe(Scope.provide(scope))
     const caller: Caller = { options: resolved, router, pool }
-    const closed = Deferred.makeUnsafe<never, ClientClosed>()
-    let closing = false
+    const calls = new Calls()
 
-    /** Runs a call unless the client is closed; a close interrupts it with ClientClosed. */
-    const guard = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | ClientClosed> =>
-      Effect.suspend(() =>
-        closing ? Effect.fail(new ClientClosed()) : Effect.raceFirst(effect, Deferred.await(closed))
-      )
-
-    const deadline = (call: CallOptions | undefined) => call?.timeoutMs ?? resolved.timeoutMs
-
-    /** A programming error in the call's options is a defect (RangeError), not a cluster answer. */
-    const checked = <A, E>(call: (WriteOptions & ReadOptions) | undefined, effect: Effect.Effect<A, E>) => {
-      const ms = deadline(call)
+    /**
+     * A call with its deadline, or, for a programming error in the call's options, a defect
+     * (RangeError, not a cluster answer) run as it is. `effect` is built only for a valid call.
+     */
+    const prepare = <A, E>(
+      call: (WriteOptions & ReadOptions) | undefined,
+      effect: () => Effect.Effect<A, E>
+    ): Prepared<A, E> => {
+      const ms = call?.timeoutMs ?? resolved.timeoutMs
       if (!(Number.isFinite(ms) && ms > 0)) {
-        return Effect.die(new RangeError(`timeoutMs must be a positive number, got ${ms}`))
+        return {
+          effect: Effect.die(new RangeError(`timeoutMs must be a positive number, got ${ms}`)),
+          ms: undefined
+        }
       }
       const v = call?.expectedVersion
       if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {
-        return Effect.die(new RangeError(`expectedVersion must be a non-negative integer, got ${v}`))
+        return {
+          effect: Effect.die(new RangeError(`expectedVersion must be a non-negative integer, got ${v}`)),
+          ms: undefined
+        }
       }
-      return effect
+      return { effect: effect(), ms }
     }
 
     const openSession = within(
@@ -227,99 +261,95 @@ export const make = (
         }
       })
 
-    const read = (key: BytesInput, call?: ReadOptions): Effect.Effect<ReadResult, GetError> => {
-      const consistency = call?.consistency ?? "linearizable"
-      const request = { key: toBytes(key), consistency }
-      return checked(
-        call,
-        guard(
-          within(
-            deadline(call),
-            retrying(caller, "Get", (rpc) => rpc.Get(request), { leaderOnly: consistency === "linearizable" })
-          ).pipe(
-            Effect.map(({ value, endpoint }) => ({
-              entry: value.entry,
-              appliedIndex: value.appliedIndex,
-              commitIndex: value.commitIndex,
-              endpoint
-            }))
-          )
+    const prepareRead = (key: BytesInput, call?: ReadOptions): Prepared<ReadResult, GetError> =>
+      prepare(call, () => {
+        const consistency = call?.consistency ?? "linearizable"
+        const request = { key: toBytes(key), consistency }
+        return retrying(caller, "Get", (rpc) => rpc.Get(request), {
+          leaderOnly: consistency === "linearizable"
+        }).pipe(
+          Effect.map(({ value, endpoint }) => ({
+            entry: value.entry,
+            appliedIndex: value.appliedIndex,
+            commitIndex: value.commitIndex,
+            endpoint
+          }))
         )
-      )
-    }
+      })
 
-    const get = (key: BytesInput, call?: ReadOptions) => Effect.map(read(key, call), (r) => r.entry)
+    const read = (key: BytesInput, call?: ReadOptions): Effect.Effect<ReadResult, GetError> =>
+      calls.run(prepareRead(key, call))
 
-    const getString = (key: BytesInput, call?: ReadOptions) =>
-      Effect.map(read(key, call), (r) =>
+    const prepareGet = (key: BytesInput, call?: ReadOptions) =>
+      mapPrepared(prepareRead(key, call), (r) => r.entry)
+
+    const prepareGetString = (key: BytesInput, call?: ReadOptions) =>
+      mapPrepared(prepareRead(key, call), (r) =>
         r.entry === null ? null : { value: toText(r.entry.value), version: r.entry.version }
       )
+
+    const get = (key: BytesInput, call?: ReadOptions) => calls.run(prepareGet(key, call))
+
+    const getString = (key: BytesInput, call?: ReadOptions) => calls.run(prepareGetString(key, call))
 
     const expected = (call: WriteOptions | undefined) =>
       call?.expectedVersion === undefined ? {} : { expectedVersion: call.expectedVersion }
 
-    const put = (
+    const preparePut = (
       key: BytesInput,
       value: BytesInput,
       call?: WriteOptions
-    ): Effect.Effect<{ version: number }, PutError> => {
-      const fields = { key: toBytes(key), value: toBytes(value), ...expected(call) }
-      return checked(
-        call,
-        guard(
-          within(
-            deadline(call),
-            write(
-              "Put",
-              (slot) => (rpc) =>
-                rpc.Put({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
-            )
-          )
+    ): Prepared<{ version: number }, PutError> =>
+      prepare(call, () => {
+        const fields = { key: toBytes(key), value: toBytes(value), ...expected(call) }
+        return write(
+          "Put",
+          (slot) => (rpc) =>
+            rpc.Put({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
         )
-      )
-    }
+      })
 
-    const remove = (
+    const prepareDelete = (
       key: BytesInput,
       call?: WriteOptions
-    ): Effect.Effect<{ deleted: boolean }, DeleteError> => {
-      const fields = { key: toBytes(key), ...expected(call) }
-      return checked(
-        call,
-        guard(
-          within(
-            deadline(call),
-            write(
-              "Delete",
-              (slot) => (rpc) =>
-                rpc.Delete({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
-            )
-          )
+    ): Prepared<{ deleted: boolean }, DeleteError> =>
+      prepare(call, () => {
+        const fields = { key: toBytes(key), ...expected(call) }
+        return write(
+          "Delete",
+          (slot) => (rpc) =>
+            rpc.Delete({ session: slot.session.id, seq: slot.seq, ack: slot.session.ack, ...fields })
         )
-      )
-    }
+      })
+
+    const put = (key: BytesInput, value: BytesInput, call?: WriteOptions) =>
+      calls.run(preparePut(key, value, call))
+
+    const remove = (key: BytesInput, call?: WriteOptions) => calls.run(prepareDelete(key, call))
 
     const nodeStatus = (endpoint: string, call?: CallOptions): Effect.Effect<NodeStatus, StatusError> =>
-      guard(
-        Effect.gen(function* () {
-          let last: string | undefined
-          // Retry a refused or broken connection until the deadline, then name the last reason.
-          const attempt = Effect.gen(function* () {
-            while (true) {
-              const result = yield* Effect.result(
-                pool.get(endpoint).pipe(Effect.flatMap((rpc) => rpc.Status()))
-              )
-              if (result._tag === "Success") return result.success
-              last = describeAttemptError(result.failure)
-              yield* Effect.sleep(STATUS_RETRY_MS)
-            }
-          })
-          const ms = call?.timeoutMs ?? STATUS_TIMEOUT_MS
-          return yield* within(ms, attempt).pipe(
-            Effect.mapError((e) => (last === undefined ? e : new NodeUnreachable({ endpoint, reason: last })))
-          )
+      Effect.suspend(() => {
+        let last: string | undefined
+        // Retry a refused or broken connection until the deadline, then name the last reason.
+        const attempt = Effect.gen(function* () {
+          while (true) {
+            const result = yield* Effect.result(
+              pool.get(endpoint).pipe(Effect.flatMap((rpc) => rpc.Status()))
+            )
+            if (result._tag === "Success") return result.success
+            last = describeAttemptError(result.failure)
+            yield* Effect.sleep(STATUS_RETRY_MS)
+          }
         })
-      )
+        const ms = call?.timeoutMs ?? STATUS_TIMEOUT_MS
+        return calls
+          .run({ effect: attempt, ms })
+          .pipe(
+            Effect.mapError((e) =>
+              e._tag === "Timeout" && last !== undefined ? new NodeUnreachable({ endpoint, reason: last }) : e
+            )
+          )
+      })
 
     const clusterStatus = (call?: CallOptions) =>
       Effect.forEach(
@@ -335,8 +365,8 @@ export const make = (
       )
 
     const close = Effect.suspend(() => {
-      if (closing) return Effect.void
-      closing = true
+      if (calls.closed) return Effect.void
+      calls.refuseNew()
       const session = sessions.current()
       const closeSession =
         session === undefined
@@ -348,13 +378,13 @@ export const make = (
               })
             ).pipe(Effect.ignore)
       return closeSession.pipe(
-        Effect.andThen(Deferred.fail(closed, new ClientClosed())),
+        Effect.andThen(Effect.sync(() => calls.stopAll())),
         Effect.andThen(Scope.close(scope, Exit.void))
       )
     })
     yield* Effect.addFinalizer(() => close)
 
-    return KvClient.of({
+    const client = KvClient.of({
       read,
       get,
       getString,
@@ -366,6 +396,14 @@ export const make = (
       leader: () => router.believedLeader,
       close
     })
+    const prepared: PreparedCalls = {
+      read: prepareRead,
+      get: prepareGet,
+      getString: prepareGetString,
+      put: preparePut,
+      delete: prepareDelete
+    }
+    return { client, calls, prepared }
   })
 
 /** The client as a layer: closed (session and connections) when the layer's scope closes. */

@@ -17,9 +17,10 @@ import type { BytesInput } from "./bytes.ts"
 import type { DeleteError, GetError, PutError, StatusError } from "./errors.ts"
 import {
   type CallOptions,
+  type ClientInternals,
   type Entry,
   type KvClientShape,
-  make,
+  makeWithInternals,
   type NodeReport,
   type NodeStatus,
   type ReadOptions,
@@ -55,7 +56,8 @@ export interface KvConnection {
   readonly client: KvClientShape
 }
 
-/** Runs `effect`; rejects with its typed error itself (not a wrapper). */
+/** Runs `effect`; rejects with its typed error itself (not a wrapper). The per-key calls do not
+ * come here: they run through `Calls.promise`, which needs no fiber beyond the call's own. */
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
   Effect.runPromiseExit(effect).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value
@@ -71,19 +73,20 @@ export type { DeleteError, GetError, PutError, StatusError }
  */
 export const connect = async (options: KvClientOptions): Promise<KvConnection> => {
   const scope = Effect.runSync(Scope.make())
-  let client: KvClientShape
+  let internals: ClientInternals
   try {
-    client = await run(make(options).pipe(Scope.provide(scope)))
+    internals = await run(makeWithInternals(options).pipe(Scope.provide(scope)))
   } catch (error) {
     await run(Scope.close(scope, Exit.void))
     throw error
   }
+  const { client, calls, prepared } = internals
   return {
-    read: (key, o) => run(client.read(key, o)),
-    get: (key, o) => run(client.get(key, o)),
-    getString: (key, o) => run(client.getString(key, o)),
-    put: (key, value, o) => run(client.put(key, value, o)),
-    delete: (key, o) => run(client.delete(key, o)),
+    read: (key, o) => calls.promise(prepared.read(key, o)),
+    get: (key, o) => calls.promise(prepared.get(key, o)),
+    getString: (key, o) => calls.promise(prepared.getString(key, o)),
+    put: (key, value, o) => calls.promise(prepared.put(key, value, o)),
+    delete: (key, o) => calls.promise(prepared.delete(key, o)),
     nodeStatus: (endpoint, o) => run(client.nodeStatus(endpoint, o)),
     clusterStatus: (o) => run(client.clusterStatus(o)),
     leader: client.leader,
