@@ -32,7 +32,7 @@ import {
   type StatusError
 } from "./errors.ts"
 import { type KvClientOptions, resolveOptions } from "./options.ts"
-import { type Caller, describeAttemptError, retrying } from "./retry.ts"
+import { type Caller, describeAttemptError, type Retryable, retrying } from "./retry.ts"
 import { Router } from "./router.ts"
 import { makeSessions, type WriteSlot } from "./sessions.ts"
 
@@ -134,6 +134,9 @@ const mapPrepared = <A, B, E>(prepared: Prepared<A, E>, f: (a: A) => B): Prepare
   ms: prepared.ms
 })
 
+/** A write to redo under a new session (its session expired before it can have been applied). */
+const REDO: unique symbol = Symbol("raftkv/client/redo")
+
 /** Write answers the write loop handles itself. */
 type Answered = { readonly _tag: "SessionExpired" } | { readonly _tag: "StaleSequence" }
 
@@ -222,44 +225,39 @@ export const makeWithInternals = (
     const write = <A, E>(
       operation: "Put" | "Delete",
       send: (slot: WriteSlot) => (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>
-    ) =>
-      Effect.gen(function* () {
-        while (true) {
-          const outcome = yield* sessions.withSlot((slot) =>
-            Effect.gen(function* () {
-              let uncertain = false
-              const result = yield* Effect.result(
-                retrying(caller, operation, send(slot), {
-                  leaderOnly: true,
-                  onUncertain: () => {
-                    uncertain = true
-                  }
-                })
-              )
-              if (result._tag === "Success") return { done: true as const, value: result.success.value }
-              const error = result.failure
-              if (isTagged(error, "SessionExpired")) {
-                sessions.expired(slot.session)
-                if (!uncertain) return { done: false as const }
-                return yield* new OutcomeUnknown({
-                  reason: "SessionExpired",
-                  session: slot.session.id,
-                  seq: slot.seq
-                })
-              }
-              if (isTagged(error, "StaleSequence")) {
-                return yield* new OutcomeUnknown({
-                  reason: "StaleSequence",
-                  session: slot.session.id,
-                  seq: slot.seq
-                })
-              }
-              return yield* Effect.fail(error as Exclude<typeof error, Answered>)
-            })
-          )
-          if (outcome.done) return outcome.value
-        }
-      })
+    ) => {
+      type Failed = OutcomeUnknown | Exclude<Exclude<E, Retryable>, Answered>
+      // Plain combinators, no generator: this runs for every write.
+      const underSlot = (slot: WriteSlot) => {
+        let uncertain = false
+        const attempts = retrying(caller, operation, send(slot), {
+          leaderOnly: true,
+          onUncertain: () => {
+            uncertain = true
+          }
+        })
+        return Effect.catch(attempts, (error): Effect.Effect<typeof REDO, Failed> => {
+          if (isTagged(error, "SessionExpired")) {
+            sessions.expired(slot.session)
+            if (!uncertain) return Effect.succeed(REDO)
+            return Effect.fail(
+              new OutcomeUnknown({ reason: "SessionExpired", session: slot.session.id, seq: slot.seq })
+            )
+          }
+          if (isTagged(error, "StaleSequence")) {
+            return Effect.fail(
+              new OutcomeUnknown({ reason: "StaleSequence", session: slot.session.id, seq: slot.seq })
+            )
+          }
+          return Effect.fail(error as Exclude<typeof error, Answered>)
+        })
+      }
+      const loop = (): Effect.Effect<A, Failed | Timeout> =>
+        Effect.flatMap(sessions.withSlot(underSlot), (answer) =>
+          answer === REDO ? loop() : Effect.succeed(answer.value)
+        )
+      return loop()
+    }
 
     const prepareRead = (key: BytesInput, call?: ReadOptions): Prepared<ReadResult, GetError> =>
       prepare(call, () => {

@@ -26,6 +26,8 @@ export interface ConnectionPool {
   /** The connection to `endpoint`, dialed on first use. Fails only for an endpoint that is not
    * host:port (a node's hint can be anything). */
   readonly get: (endpoint: string) => Effect.Effect<KvRpcClient, NodeUnreachable>
+  /** The connection to `endpoint` if it is dialed and ready (the hot path: no Effect to run). */
+  readonly ready: (endpoint: string) => KvRpcClient | undefined
 }
 
 export interface ConnectionOptions {
@@ -68,11 +70,11 @@ export const makePool = (options: ConnectionOptions): Effect.Effect<ConnectionPo
     const scope = yield* Effect.scope
     const connections = new Map<string, Deferred.Deferred<KvRpcClient, NodeUnreachable>>()
     /** Clients ready for use: the hot path, without awaiting a Deferred. */
-    const ready = new Map<string, Effect.Effect<KvRpcClient>>()
+    const ready = new Map<string, KvRpcClient>()
     const get = (endpoint: string): Effect.Effect<KvRpcClient, NodeUnreachable> =>
       Effect.suspend(() => {
         const hit = ready.get(endpoint)
-        if (hit !== undefined) return hit
+        if (hit !== undefined) return Effect.succeed(hit)
         const existing = connections.get(endpoint)
         if (existing !== undefined) return Deferred.await(existing)
         // Registered before any suspension, so concurrent first calls share one dial.
@@ -80,12 +82,12 @@ export const makePool = (options: ConnectionOptions): Effect.Effect<ConnectionPo
         connections.set(endpoint, dialed)
         return Scope.fork(scope).pipe(
           Effect.flatMap((child) => connect(endpoint, options, child)),
-          Effect.tap((client) => Effect.sync(() => ready.set(endpoint, Effect.succeed(client)))),
+          Effect.tap((client) => Effect.sync(() => ready.set(endpoint, client))),
           Effect.exit,
           Effect.flatMap((exit) => Deferred.done(dialed, exit)),
           Effect.uninterruptible,
           Effect.andThen(Deferred.await(dialed))
         )
       })
-    return { get }
+    return { get, ready: (endpoint) => ready.get(endpoint) }
   })

@@ -11,7 +11,7 @@
  *   next endpoint, after a backoff.
  * The attempt is rebuilt from the same inputs each time, so a write keeps its (session, seq).
  */
-import { Cause, Effect, Exit, Random, Result } from "effect"
+import { Cause, Effect, Random, Result } from "effect"
 import { RpcClientError } from "effect/rpc"
 import type { Busy, LeadershipLost, NotLeader, ReadNotConfirmed } from "../kv/protocol.ts"
 import { backoffDelay } from "./backoff.ts"
@@ -88,54 +88,78 @@ export const describeAttemptError = (error: unknown): string => {
 const maybeSent = (error: RpcClientError.RpcClientError | NodeUnreachable): boolean =>
   error instanceof RpcClientError.RpcClientError && error.reason._tag !== "SocketOpenError"
 
+/**
+ * Sends `attempt` to the node the router names until it answers with anything but a retryable
+ * error. Plain combinators, no generator: the first attempt (which usually succeeds) costs one
+ * match on top of the RPC.
+ */
 export const retrying = <A, E>(
   caller: Caller,
   operation: Operation,
   attempt: (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
   options: RetryingOptions
 ): Effect.Effect<Answer<A>, Exclude<E, Retryable>> =>
-  Effect.gen(function* () {
-    const { router } = caller
-    let retries = 0
-    let lastWasImmediate = false
-    while (true) {
-      const endpoint = router.target()
-      const exit = yield* Effect.exit(caller.pool.get(endpoint).pipe(Effect.flatMap(attempt)))
-      if (Exit.isSuccess(exit)) {
+  Effect.suspend(() => retryLoop(caller, operation, attempt, options))
+
+/** One run of {@link retrying}, with its own retry count. */
+const retryLoop = <A, E>(
+  caller: Caller,
+  operation: Operation,
+  attempt: (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
+  options: RetryingOptions
+): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
+  const { router, pool } = caller
+  let retries = 0
+  let lastWasImmediate = false
+  const send = (): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
+    const endpoint = router.target()
+    const rpc = pool.ready(endpoint)
+    const call = rpc === undefined ? Effect.flatMap(pool.get(endpoint), attempt) : attempt(rpc)
+    return Effect.matchCauseEffect(call, {
+      onSuccess: (value) => {
         if (options.leaderOnly) router.confirmed(endpoint)
-        return { value: exit.value, endpoint }
-      }
-      const found = Cause.findError(exit.cause)
-      let error: unknown
-      let immediate = false
-      if (Result.isFailure(found)) {
-        // No typed error. Our own interruption never shows here (it stops this fiber), so an
-        // interrupt is the node's: it dropped the call while shutting down. Anything else is a defect.
-        if (!Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(found.failure)
-        error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
-        options.onUncertain?.()
-        router.passOver(endpoint)
-      } else if (
-        found.success instanceof RpcClientError.RpcClientError ||
-        found.success instanceof NodeUnreachable
-      ) {
-        error = found.success
-        if (maybeSent(found.success)) options.onUncertain?.()
-        router.passOver(endpoint)
-      } else if (isRetryable(found.success)) {
-        error = found.success
-        if (found.success._tag === "LeadershipLost") options.onUncertain?.()
-        if (found.success._tag !== "Busy") immediate = router.redirected(endpoint, found.success.leaderHint)
-      } else {
-        return yield* Effect.fail(found.success as Exclude<E, Retryable>)
-      }
-      retries++
-      const { baseDelayMs, maxDelayMs, onRetry } = caller.options
-      // One immediate redirect in a row: two nodes naming each other must not spin.
-      const delayMs: number =
-        immediate && !lastWasImmediate
-          ? 0
-          : backoffDelay(retries, baseDelayMs, maxDelayMs, yield* Random.next)
+        return Effect.succeed({ value, endpoint })
+      },
+      onFailure: (cause) => afterFailure(cause, endpoint)
+    })
+  }
+  /** Classifies a failed attempt: fails the call, or waits the backoff and sends again. */
+  const afterFailure = (
+    cause: Cause.Cause<E | RpcClientError.RpcClientError | NodeUnreachable>,
+    endpoint: string
+  ): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
+    const found = Cause.findError(cause)
+    let error: unknown
+    let immediate = false
+    if (Result.isFailure(found)) {
+      // No typed error. Our own interruption never shows here (it stops this fiber), so an
+      // interrupt is the node's: it dropped the call while shutting down. Anything else is a defect.
+      if (!Cause.hasInterruptsOnly(cause)) return Effect.failCause(found.failure)
+      error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
+      options.onUncertain?.()
+      router.passOver(endpoint)
+    } else if (
+      found.success instanceof RpcClientError.RpcClientError ||
+      found.success instanceof NodeUnreachable
+    ) {
+      error = found.success
+      if (maybeSent(found.success)) options.onUncertain?.()
+      router.passOver(endpoint)
+    } else if (isRetryable(found.success)) {
+      error = found.success
+      if (found.success._tag === "LeadershipLost") options.onUncertain?.()
+      if (found.success._tag !== "Busy") immediate = router.redirected(endpoint, found.success.leaderHint)
+    } else {
+      return Effect.fail(found.success as Exclude<E, Retryable>)
+    }
+    retries++
+    const { baseDelayMs, maxDelayMs, onRetry } = caller.options
+    // One immediate redirect in a row: two nodes naming each other must not spin.
+    const delay: Effect.Effect<number> =
+      immediate && !lastWasImmediate
+        ? Effect.succeed(0)
+        : Effect.map(Random.next, (jitter) => backoffDelay(retries, baseDelayMs, maxDelayMs, jitter))
+    return Effect.flatMap(delay, (delayMs) => {
       lastWasImmediate = delayMs === 0
       onRetry?.({
         operation,
@@ -146,6 +170,8 @@ export const retrying = <A, E>(
         next: router.target(),
         delayMs
       })
-      if (delayMs > 0) yield* Effect.sleep(delayMs)
-    }
-  })
+      return delayMs > 0 ? Effect.andThen(Effect.sleep(delayMs), Effect.suspend(send)) : send()
+    })
+  }
+  return send()
+}

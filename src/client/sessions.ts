@@ -72,28 +72,25 @@ export const makeSessions = <E>(
       return Deferred.await(w)
     })
 
-  const withSlot = <A, E2, R>(use: (slot: WriteSlot) => Effect.Effect<A, E2, R>) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function* () {
-        while (true) {
-          const s = yield* restore(session)
-          // Between here and the finalizer nothing suspends: an allocated seq is always finished.
-          const seq = s.allocate()
-          if (seq === undefined) {
-            yield* restore(roomOn(s))
-            continue
-          }
-          return yield* restore(use({ session: s, seq })).pipe(
-            Effect.ensuring(
-              Effect.sync(() => {
-                s.finish(seq)
-                wake()
-              })
-            )
-          )
-        }
-      })
-    )
+  // Plain combinators, no generator: this runs for every write.
+  const withSlot = <A, E2, R>(
+    use: (slot: WriteSlot) => Effect.Effect<A, E2, R>
+  ): Effect.Effect<A, E | E2, R> =>
+    Effect.uninterruptibleMask((restore) => {
+      const take = (): Effect.Effect<A, E | E2, R> => {
+        const s = current
+        if (s === undefined) return Effect.flatMap(restore(session), take)
+        // Between here and the finalizer nothing suspends: an allocated seq is always finished.
+        const seq = s.allocate()
+        if (seq === undefined) return Effect.flatMap(restore(roomOn(s)), take)
+        return Effect.onExit(restore(use({ session: s, seq })), () => {
+          s.finish(seq)
+          wake()
+          return Effect.void
+        })
+      }
+      return Effect.suspend(take)
+    })
 
   return {
     withSlot,
