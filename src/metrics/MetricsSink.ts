@@ -46,6 +46,21 @@ export interface MetricsSinkShape {
   readonly kvRequest: (method: string, outcome: string, seconds: number) => void
   /** Current KV sizes: keys stored, client sessions tracked, proposals waiting for an outcome. */
   readonly kvGauges: (keys: number, sessions: number, pendingProposals: number) => void
+  /**
+   * Where the KV sizes live: from now on they are read from `source` when metrics are collected
+   * (a scrape), so requests need not report them. A later `kvGauges` report replaces it.
+   */
+  readonly kvSizes: (source: KvSizesSource) => void
+}
+
+/** Readers of the current KV sizes (see {@link MetricsSinkShape.kvSizes}). Cheap and synchronous. */
+export interface KvSizesSource {
+  /** Keys stored. */
+  readonly keys: () => number
+  /** Client sessions tracked. */
+  readonly sessions: () => number
+  /** Client proposals waiting for their outcome. */
+  readonly pendingProposals: () => number
 }
 
 /** Where a node reports its metrics. */
@@ -66,7 +81,8 @@ export const noopSink: MetricsSinkShape = {
   snapshotRestored: noop,
   turn: noop,
   kvRequest: noop,
-  kvGauges: noop
+  kvGauges: noop,
+  kvSizes: noop
 }
 
 /** Reports nothing. */
@@ -121,5 +137,9 @@ export const fanOut = (a: MetricsSinkShape, b: MetricsSinkShape): MetricsSinkSha
   kvGauges: (keys, sessions, pending) => {
     a.kvGauges(keys, sessions, pending)
     b.kvGauges(keys, sessions, pending)
+  },
+  kvSizes: (source) => {
+    a.kvSizes(source)
+    b.kvSizes(source)
   }
 })

@@ -438,6 +438,12 @@ export const deriveMetrics = (rec: Recorder, now: () => number): MetricsSinkShap
       kvKeys.set(keys)
       kvSessions.set(sessions)
       kvPending.set(pending)
+    },
+
+    kvSizes: (source) => {
+      kvKeys.follow(source.keys)
+      kvSessions.follow(source.sessions)
+      kvPending.follow(source.pendingProposals)
     }
   }
 }

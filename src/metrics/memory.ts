@@ -20,8 +20,11 @@ export interface MemorySeries {
   readonly name: string
   readonly type: MetricType
   readonly labels: Labels
-  /** Counter total or gauge value (histograms: number of observations). */
+  /** Counter total or gauge value (histograms: number of observations). For a gauge that
+   * follows a reader, the value read at the latest `value()` or `all()`. */
   value: number
+  /** A followed gauge's reader (see `GaugeHandle.follow`). */
+  read?: (() => number) | undefined
   /** Histogram observations, in order. */
   readonly observations: number[]
 }
@@ -56,6 +59,10 @@ export class MemoryMetrics {
     return {
       set: (v) => {
         s.value = v
+        s.read = undefined
+      },
+      follow: (read) => {
+        s.read = read
       }
     }
   }
@@ -80,7 +87,8 @@ export class MemoryMetrics {
 
   /** The value of a counter or gauge series (undefined if it does not exist). */
   value(def: MetricDef, labels?: Labels): number | undefined {
-    return this.series.get(seriesKey(def.name, labels))?.value
+    const s = this.series.get(seriesKey(def.name, labels))
+    return s === undefined ? undefined : collect(s).value
   }
 
   /** Every observation of a histogram series (empty if none). */
@@ -90,8 +98,14 @@ export class MemoryMetrics {
 
   /** Every series of a metric, whatever its labels. */
   all(def: MetricDef): ReadonlyArray<MemorySeries> {
-    return [...this.series.values()].filter((s) => s.name === def.name)
+    return [...this.series.values()].filter((s) => s.name === def.name).map(collect)
   }
+}
+
+/** Read a followed gauge now, as a scrape would. */
+const collect = (s: MemorySeries): MemorySeries => {
+  if (s.read !== undefined) s.value = s.read()
+  return s
 }
 
 /** Monotonic seconds from the Clock in context (virtual under TestClock). */

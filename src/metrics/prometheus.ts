@@ -134,13 +134,18 @@ export const makeEffectRecorder = (context: Context.Context<never>): Recorder =>
     gauge: (def, labels) =>
       register<GaugeHandle>(def, "gauge", labels, () => {
         let value = 0
+        let read: (() => number) | undefined
         return {
           handle: {
             set: (v) => {
               value = v
+              read = undefined
+            },
+            follow: (r) => {
+              read = r
             }
           },
-          get: () => ({ value })
+          get: () => ({ value: read === undefined ? value : read() })
         }
       }),
     histogram: (def, labels) =>

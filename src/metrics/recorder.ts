@@ -15,6 +15,11 @@ export interface CounterHandle {
 
 export interface GaugeHandle {
   readonly set: (value: number) => void
+  /**
+   * From now on the gauge's value is `read()`, called whenever the series is collected (a scrape),
+   * so a figure that lives elsewhere costs nothing until someone looks. A later `set` replaces it.
+   */
+  readonly follow: (read: () => number) => void
 }
 
 export interface HistogramHandle {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import { Context, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import type { MetricDef } from "../../src/metrics/catalog.ts"
+import { MemoryMetrics } from "../../src/metrics/memory.ts"
 import { makeEffectRecorder } from "../../src/metrics/prometheus.ts"
 import { totalTracker } from "../../src/metrics/recorder.ts"
 import { Ring } from "../../src/metrics/ring.ts"
@@ -61,6 +62,26 @@ describe("effect-registry recorder", () => {
     expect(() => rec.histogram(hist)).toThrow(/takes labels \[k\]/)
   })
 
+  it("a followed gauge is read at every render, until a set replaces the reader", () => {
+    const { rec, render } = fresh()
+    let current = 3
+    let reads = 0
+    const g = rec.gauge(gauge, { peer: "2" })
+    g.follow(() => {
+      reads++
+      return current
+    })
+    expect(reads).toBe(0) // nothing is read until a scrape
+    expect(render()).toContain('t_bytes{peer="2"} 3\n')
+    current = 8
+    expect(render()).toContain('t_bytes{peer="2"} 8\n')
+    expect(reads).toBe(2)
+    g.set(5)
+    current = 9
+    expect(render()).toContain('t_bytes{peer="2"} 5\n')
+    expect(reads).toBe(2)
+  })
+
   it("totalTracker turns running totals into counter increments", () => {
     const { rec, render } = fresh()
     const track = totalTracker(rec.counter(counter))
@@ -68,6 +89,21 @@ describe("effect-registry recorder", () => {
     track(15)
     track(4) // the source restarted: count from its new total
     expect(render()).toContain("t_total 19\n")
+  })
+})
+
+describe("memory recorder", () => {
+  it("a followed gauge is read by value() and all(), until a set replaces the reader", () => {
+    const m = new MemoryMetrics()
+    let current = 4
+    const g = m.gauge(gauge, { peer: "2" })
+    g.follow(() => current)
+    expect(m.value(gauge, { peer: "2" })).toBe(4)
+    current = 6
+    expect(m.all(gauge).map((s) => s.value)).toEqual([6])
+    g.set(1)
+    current = 7
+    expect(m.value(gauge, { peer: "2" })).toBe(1)
   })
 })
 
