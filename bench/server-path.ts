@@ -94,17 +94,30 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s[Math.floor(s.length / 2)]!
 }
 
-/** CPU microseconds per call of `run(n)` (which makes n calls), median of ROUNDS rounds. */
-const cpuPerCall = async (run: (n: number) => void | Promise<void>, n = N): Promise<number> => {
-  await run(Math.min(n, 5000))
-  const rounds: Array<number> = []
+interface Case {
+  readonly name: string
+  /** Makes `n` calls. */
+  readonly run: (n: number) => void
+  readonly n: number
+}
+
+/**
+ * CPU microseconds per call of each case: every case is warmed up with a full run, then the
+ * rounds interleave the cases (so a noisy moment of a shared machine hits them all alike) and each
+ * case's figure is the median of its rounds.
+ */
+const measure = (cases: ReadonlyArray<Case>): Record<string, number> => {
+  for (const c of cases) c.run(c.n)
+  const rounds = new Map<string, Array<number>>(cases.map((c) => [c.name, []]))
   for (let r = 0; r < ROUNDS; r++) {
-    const start = process.cpuUsage()
-    await run(n)
-    const used = process.cpuUsage(start)
-    rounds.push((used.user + used.system) / n)
+    for (const c of cases) {
+      const start = process.cpuUsage()
+      c.run(c.n)
+      const used = process.cpuUsage(start)
+      rounds.get(c.name)!.push((used.user + used.system) / c.n)
+    }
   }
-  return Number(median(rounds).toFixed(3))
+  return Object.fromEntries(cases.map((c) => [c.name, Number(median(rounds.get(c.name)!).toFixed(3))]))
 }
 
 const te = new TextEncoder()
@@ -132,18 +145,6 @@ const main = Effect.gen(function* () {
         for (let i = 0; i < n; i++) yield* call()
       })
     )
-  const putCpu = yield* Effect.promise(() => cpuPerCall((n) => loop(n, () => put(putRequest(), options))))
-  const getCpu = yield* Effect.promise(() => cpuPerCall((n) => loop(n, () => get(getRequest(), options))))
-  const putFiberCpu = yield* Effect.promise(() =>
-    cpuPerCall(async (n) => {
-      for (let i = 0; i < n; i++) {
-        const fiber = Effect.runFork(put(putRequest(), options))
-        const exit = fiber.pollUnsafe()
-        if (exit === undefined || !Exit.isSuccess(exit)) throw new Error("put did not complete at once")
-      }
-    })
-  )
-
   // --- the metrics sink alone: one leader turn committing one proposal
   const sink = Context.get(ctx as Context.Context<MetricsSink>, MetricsSink)
   const render = Context.get(ctx as Context.Context<MetricsExposition>, MetricsExposition).render
@@ -201,14 +202,28 @@ const main = Effect.gen(function* () {
     sink.applied(index, 1)
     sink.turn(3, 0, state(), index * 160)
   }
-  const sinkCpu = yield* Effect.promise(() =>
-    cpuPerCall((n) => {
-      for (let i = 0; i < n; i++) turn()
-    })
-  )
-  const renderCpu = yield* Effect.promise(() => cpuPerCall((n) => loop(n, () => render), 200))
-
-  const figures = { put: putCpu, get: getCpu, putFiber: putFiberCpu, sinkTurn: sinkCpu, render: renderCpu }
+  const figures = measure([
+    { name: "put", n: N, run: (n) => loop(n, () => put(putRequest(), options)) },
+    { name: "get", n: N, run: (n) => loop(n, () => get(getRequest(), options)) },
+    {
+      name: "putFiber",
+      n: N,
+      run: (n) => {
+        for (let i = 0; i < n; i++) {
+          const exit = Effect.runFork(put(putRequest(), options)).pollUnsafe()
+          if (exit === undefined || !Exit.isSuccess(exit)) throw new Error("put did not complete at once")
+        }
+      }
+    },
+    {
+      name: "sinkTurn",
+      n: N,
+      run: (n) => {
+        for (let i = 0; i < n; i++) turn()
+      }
+    },
+    { name: "render", n: 200, run: (n) => loop(n, () => render) }
+  ])
   for (const [name, us] of Object.entries(figures))
     console.log(`${name.padEnd(10)} ${us.toFixed(3)} us CPU per call`)
   console.log(JSON.stringify({ rounds: ROUNDS, n: N, cpuMicrosPerCall: figures }))

@@ -9,6 +9,7 @@ import { checkLimits } from "../kv/limits.ts"
 import {
   Busy,
   deleteOutcome,
+  type GetResponse,
   KeyTooLarge,
   KvRpcs,
   LeadershipLost,
@@ -19,9 +20,9 @@ import {
 } from "../kv/protocol.ts"
 import type { ApplyResult } from "../kv/results.ts"
 import type { ProposeError, ReadError } from "../runtime/errors.ts"
-import { observeRequest } from "../metrics/kv.ts"
+import { requestObserver } from "../metrics/kv.ts"
 import { MetricsSink } from "../metrics/MetricsSink.ts"
-import { RaftNode } from "../runtime/RaftNode.ts"
+import { type Proposal, RaftNode } from "../runtime/RaftNode.ts"
 import { KvMachine } from "./KvMachine.ts"
 
 export interface KvHandlersOptions {
@@ -55,91 +56,98 @@ const readError = (options: KvHandlersOptions) => (e: ReadError) => {
   return new ReadNotConfirmed({ reason, ...hint(options, e.leader) })
 }
 
+/** The answer to an OpenSession from its apply result. */
+const sessionOpened = (p: Proposal) => {
+  const r = p.result as ApplyResult
+  return r._tag === "SessionOpened"
+    ? Effect.succeed({ session: r.session })
+    : Effect.die(new Error(`OpenSession applied as ${r._tag} (proposal bookkeeping bug)`))
+}
+
+const sessionClosed = (p: Proposal) => {
+  const r = p.result as ApplyResult
+  return Effect.succeed({ closed: r._tag === "SessionClosed" && r.closed })
+}
+
+/** A protocol answer as an effect (one allocation less than `Result.match`). */
+const fromResult = <A, E>(r: Result.Result<A, E>): Effect.Effect<A, E> =>
+  Result.isSuccess(r) ? Effect.succeed(r.success) : Effect.fail(r.failure)
+
+const putAnswer = (p: Proposal) => fromResult(putOutcome(p.result as ApplyResult))
+const deleteAnswer = (p: Proposal) => fromResult(deleteOutcome(p.result as ApplyResult))
+
+/**
+ * The KV handlers. Each request is one `observe` (one clock read pair, one exit hook) around a
+ * few combinators: no generators, no per-request metric lookups beyond the sink's own, and the
+ * KV gauges are read when metrics are scraped instead of refreshed by every request.
+ */
 export const layerKvHandlers = (options: KvHandlersOptions) =>
   KvRpcs.toLayer(
     Effect.gen(function* () {
       const node = yield* RaftNode
       const kv = yield* KvMachine
       const metrics = yield* MetricsSink
-      /** Time and label one request, then refresh the KV gauges. */
-      const observed = <A, E>(method: string, effect: Effect.Effect<A, E>) =>
-        observeRequest(metrics, method, effect).pipe(
-          Effect.ensuring(
-            Effect.flatMap(node.counters, (c) =>
-              Effect.sync(() => metrics.kvGauges(kv.keyCount, kv.sessionCount, c.pendingProposals))
-            )
-          )
-        )
+      metrics.kvSizes({
+        keys: () => kv.keyCount,
+        sessions: () => kv.sessionCount,
+        pendingProposals: () => Effect.runSync(node.counters).pendingProposals
+      })
+      const observeGet = requestObserver(metrics, "get")
+      const observePut = requestObserver(metrics, "put")
+      const observeDelete = requestObserver(metrics, "delete")
+      const observeOpen = requestObserver(metrics, "open_session")
+      const observeClose = requestObserver(metrics, "close_session")
+
       const toProtocol = proposalError(options)
-      // The leader stamps every command with its clock: session expiry is decided in log time.
-      const propose = (command: KvCommand) =>
-        node.propose(encodeCommand(command)).pipe(
-          Effect.map((p) => p.result as ApplyResult),
-          Effect.mapError(toProtocol)
-        )
+      const proposalFailed = (e: ProposeError) => Effect.fail(toProtocol(e))
+      const toReadError = readError(options)
+      /** Propose `command` and answer from the result of applying it (or map the failure). */
+      const propose = <A, E>(command: KvCommand, answer: (p: Proposal) => Effect.Effect<A, E>) =>
+        Effect.matchEffect(node.propose(encodeCommand(command)), {
+          onFailure: proposalFailed,
+          onSuccess: answer
+        })
+
+      const keyTooLarge = (key: Uint8Array) =>
+        new KeyTooLarge({ size: key.length, limit: kv.config.maxKeyBytes })
+      /** A read of the local state machine, answered with the node's applied and commit indices. */
+      const read = (key: Uint8Array) =>
+        Effect.map(node.counters, (counters) => {
+          const record = kv.get(key)
+          return {
+            entry: record === undefined ? null : { value: record.value, version: record.version },
+            appliedIndex: kv.appliedIndex,
+            commitIndex: counters.commitIndex
+          }
+        })
+      const readFailed = (e: ReadError) => Effect.fail(toReadError(e))
+
       return KvRpcs.of({
         Get: (req) =>
-          observed(
-            "get",
-            Effect.gen(function* () {
-              if (req.key.length > kv.config.maxKeyBytes) {
-                return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
-              }
-              if (req.consistency === "linearizable")
-                yield* Effect.mapError(node.readBarrier, readError(options))
-              const record = kv.get(req.key)
-              const counters = yield* node.counters
-              return {
-                entry: record === undefined ? null : { value: record.value, version: record.version },
-                appliedIndex: kv.appliedIndex,
-                commitIndex: counters.commitIndex
-              }
+          observeGet((): Effect.Effect<typeof GetResponse.Type, KeyTooLarge | ReadNotConfirmed> => {
+            if (req.key.length > kv.config.maxKeyBytes) return Effect.fail(keyTooLarge(req.key))
+            if (req.consistency !== "linearizable") return read(req.key)
+            return Effect.matchEffect(node.readBarrier, {
+              onFailure: readFailed,
+              onSuccess: () => read(req.key)
             })
-          ),
+          }),
         Put: (req) =>
-          observed(
-            "put",
-            Effect.gen(function* () {
-              const limit = checkLimits(kv.config, req.key, req.value)
-              if (limit !== undefined) return yield* limitError(limit)
-              const result = yield* propose({ _tag: "Put", at: Date.now(), ...req })
-              return yield* Result.match(putOutcome(result), {
-                onSuccess: Effect.succeed,
-                onFailure: Effect.fail
-              })
-            })
-          ),
+          observePut(() => {
+            const limit = checkLimits(kv.config, req.key, req.value)
+            if (limit !== undefined) return Effect.fail(limitError(limit))
+            // The leader stamps every command with its clock: session expiry is decided in log time.
+            return propose({ _tag: "Put", at: Date.now(), ...req }, putAnswer)
+          }),
         Delete: (req) =>
-          observed(
-            "delete",
-            Effect.gen(function* () {
-              if (req.key.length > kv.config.maxKeyBytes) {
-                return yield* new KeyTooLarge({ size: req.key.length, limit: kv.config.maxKeyBytes })
-              }
-              const result = yield* propose({ _tag: "Delete", at: Date.now(), ...req })
-              return yield* Result.match(deleteOutcome(result), {
-                onSuccess: Effect.succeed,
-                onFailure: Effect.fail
-              })
-            })
-          ),
-        OpenSession: () =>
-          observed(
-            "open_session",
-            propose({ _tag: "OpenSession", at: Date.now() }).pipe(
-              Effect.flatMap((r) =>
-                r._tag === "SessionOpened"
-                  ? Effect.succeed({ session: r.session })
-                  : Effect.die(new Error(`OpenSession applied as ${r._tag} (proposal bookkeeping bug)`))
-              )
-            )
-          ),
+          observeDelete(() => {
+            if (req.key.length > kv.config.maxKeyBytes) return Effect.fail(keyTooLarge(req.key))
+            return propose({ _tag: "Delete", at: Date.now(), ...req }, deleteAnswer)
+          }),
+        OpenSession: () => observeOpen(() => propose({ _tag: "OpenSession", at: Date.now() }, sessionOpened)),
         CloseSession: (req) =>
-          observed(
-            "close_session",
-            propose({ _tag: "CloseSession", at: Date.now(), session: req.session }).pipe(
-              Effect.map((r) => ({ closed: r._tag === "SessionClosed" && r.closed }))
-            )
+          observeClose(() =>
+            propose({ _tag: "CloseSession", at: Date.now(), session: req.session }, sessionClosed)
           ),
         Status: () =>
           Effect.map(node.status, (s) => ({

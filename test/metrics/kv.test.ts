@@ -4,7 +4,7 @@ import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { kvMetrics as K } from "../../src/metrics/catalog.ts"
 import { deriveMetrics } from "../../src/metrics/derive.ts"
-import { observeRequest, snakeCase } from "../../src/metrics/kv.ts"
+import { observeRequest, requestObserver, snakeCase } from "../../src/metrics/kv.ts"
 import { clockSeconds, MemoryMetrics } from "../../src/metrics/memory.ts"
 
 class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {}) {}
@@ -36,5 +36,37 @@ describe("observeRequest", () => {
       assert.strictEqual(m.value(K.requests, { method: "get", outcome: "interrupted" }), 1)
       assert.deepStrictEqual(m.observations(K.requestDuration, { method: "put" }), [0.03, 0])
     })
+  )
+
+  it.effect(
+    "requestObserver builds each request when it runs, and reports a throwing build as a defect",
+    () =>
+      Effect.gen(function* () {
+        const m = new MemoryMetrics()
+        const sink = deriveMetrics(m, clockSeconds(yield* Effect.clockWith(Effect.succeed)))
+        const observe = requestObserver(sink, "put")
+        let built = 0
+        const request = observe(() => {
+          built++
+          return built === 1 ? Effect.sleep("20 millis") : Effect.void
+        })
+        assert.strictEqual(built, 0, "not built before it runs")
+        const first = yield* Effect.forkChild(request)
+        yield* TestClock.adjust("20 millis")
+        yield* Fiber.join(first)
+        yield* request
+        assert.strictEqual(built, 2, "built once per run")
+        const exit = yield* Effect.exit(
+          observe((): Effect.Effect<void> => {
+            throw new Error("bad request")
+          })
+        )
+        assert.isTrue(exit._tag === "Failure")
+        yield* Effect.flip(observe(() => Effect.fail(new NotLeader())))
+        assert.strictEqual(m.value(K.requests, { method: "put", outcome: "ok" }), 2)
+        assert.strictEqual(m.value(K.requests, { method: "put", outcome: "defect" }), 1)
+        assert.strictEqual(m.value(K.requests, { method: "put", outcome: "not_leader" }), 1)
+        assert.deepStrictEqual(m.observations(K.requestDuration, { method: "put" }), [0.02, 0, 0, 0])
+      })
   )
 })
