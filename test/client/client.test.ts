@@ -3,7 +3,8 @@
  * over real TCP on 127.0.0.1 with scripted handlers (test/client/fake-node.ts).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import {
   Busy,
   ClientClosed,
@@ -178,6 +179,111 @@ describe("deadlines", () => {
       const kv = yield* make(options([b.endpoint]))
       const error = yield* Effect.flip(kv.put("k", "lost", { timeoutMs: 200 }))
       assert.instanceOf(error, Timeout)
+      yield* kv.put("k", "kept")
+      expect(puts(b).map((p) => [p.seq, p.ack])).toEqual([
+        [1, 0],
+        [2, 1]
+      ])
+    })
+  )
+})
+
+describe("deadlines and closing, call by call", () => {
+  /** A handler that signals it was called, then never answers. */
+  const hangAndSignal = (received: Deferred.Deferred<void>) => () =>
+    Deferred.succeed(received, undefined).pipe(Effect.andThen(Effect.never))
+
+  it.effect("a call fails with Timeout exactly at its deadline (virtual time)", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      const received = yield* Deferred.make<void>()
+      b.overrides.Get = hangAndSignal(received)
+      const kv = yield* make(options([b.endpoint]))
+      const call = yield* Effect.forkChild(kv.get("k", { timeoutMs: 300 }))
+      yield* Deferred.await(received)
+      yield* TestClock.adjust(299)
+      yield* Effect.yieldNow
+      expect(call.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust(1)
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.instanceOf(error, Timeout)
+      expect(error.afterMs).toBe(300)
+    })
+  )
+
+  it.live("closing the client fails a call in flight with ClientClosed at once, not at its deadline", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      const received = yield* Deferred.make<void>()
+      b.overrides.Get = hangAndSignal(received)
+      const kv = yield* make(options([b.endpoint], { timeoutMs: 20_000 }))
+      const call = yield* Effect.forkChild(kv.get("k"))
+      yield* Deferred.await(received)
+      const started = Date.now()
+      yield* kv.close
+      assert.instanceOf(yield* Effect.flip(Fiber.join(call)), ClientClosed)
+      expect(Date.now() - started).toBeLessThan(2000)
+      assert.instanceOf(yield* Effect.flip(kv.get("k")), ClientClosed)
+    })
+  )
+
+  it.live("Promise facade: a put in flight when the client closes rejects with ClientClosed at once", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      const base = leaderHandlers(1, store)
+      let putsSeen = 0
+      b.overrides.Put = (req) => Effect.suspend(() => (putsSeen++ === 0 ? base.Put(req) : Effect.never))
+      yield* Effect.promise(async () => {
+        const kv = await connect(options([b.endpoint], { timeoutMs: 20_000 }))
+        await kv.put("k", "v1")
+        const pending = kv.put("k", "v2").catch((e: unknown) => e)
+        for (let i = 0; i < 200 && putsSeen < 2; i++) await new Promise((r) => setTimeout(r, 10))
+        expect(putsSeen).toBe(2)
+        const started = Date.now()
+        await kv.close()
+        assert.instanceOf(await pending, ClientClosed)
+        expect(Date.now() - started).toBeLessThan(2000)
+        expect(count(b, "CloseSession")).toBe(1)
+      })
+    })
+  )
+
+  it.live("Promise facade: a call past its deadline rejects with Timeout", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      b.overrides.Get = () => Effect.never
+      yield* Effect.promise(async () => {
+        const kv = await connect(options([b.endpoint]))
+        const started = Date.now()
+        const error = await kv.get("k", { timeoutMs: 200 }).catch((e: unknown) => e)
+        const elapsed = Date.now() - started
+        assert.instanceOf(error, Timeout)
+        expect(error).toMatchObject({ afterMs: 200 })
+        expect(elapsed).toBeGreaterThanOrEqual(150)
+        expect(elapsed).toBeLessThan(2500)
+        // The client still works after a timed-out call.
+        b.overrides = {}
+        expect(await kv.get("absent")).toBeNull()
+        await kv.close()
+      })
+    })
+  )
+
+  it.live("interrupting a write gives up its seq: the next write acknowledges past it", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const b = yield* startFakeNode(1, store)
+      const base = leaderHandlers(1, store)
+      const received = yield* Deferred.make<void>()
+      b.overrides.Put = failFirst(1, hangAndSignal(received), base.Put)
+      const kv = yield* make(options([b.endpoint]))
+      const call = yield* Effect.forkChild(kv.put("k", "lost"))
+      yield* Deferred.await(received)
+      yield* Fiber.interrupt(call)
       yield* kv.put("k", "kept")
       expect(puts(b).map((p) => [p.seq, p.ack])).toEqual([
         [1, 0],
