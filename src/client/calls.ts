@@ -101,7 +101,8 @@ class DeadlineQueue {
   /** Sleeps until `call`'s deadline, in its fiber's context (the clock's services with it:
    * TestClock needs its scheduler), then expires what is due. */
   private arm(call: Pending): void {
-    const delay = Math.max(0, Math.ceil(call.deadline - this.now()))
+    // A NaN deadline (a NaN timeout) is due at once, like a non-positive one.
+    const delay = Math.max(0, Math.ceil(call.deadline - this.now())) || 0
     const fire = Effect.sync(() => {
       this.timer = undefined
       this.expire()
@@ -156,7 +157,7 @@ export class Calls {
 
   /**
    * Starts `effect` in a new fiber with `context`, under a deadline of `ms`; `onExit` hears its
-   * outcome, or why it was stopped. Returns undefined when the fiber finished at once.
+   * outcome, or why it was stopped.
    */
   private start<A, E>(
     ms: number,
