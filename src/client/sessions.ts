@@ -39,6 +39,7 @@ export const makeSessions = <E>(
   let waiters: Array<Deferred.Deferred<void>> = []
 
   const wake = () => {
+    if (waiters.length === 0) return
     const ready = waiters
     waiters = []
     for (const w of ready) Deferred.doneUnsafe(w, Exit.void)
@@ -72,24 +73,29 @@ export const makeSessions = <E>(
       return Deferred.await(w)
     })
 
-  // Plain combinators, no generator: this runs for every write.
+  // Plain combinators, no generator: this runs for every write. The finalizer is in place before
+  // a seq is allocated (and does nothing if none was), so an allocated seq is always finished,
+  // without making the wait for a session or for room uninterruptible.
   const withSlot = <A, E2, R>(
     use: (slot: WriteSlot) => Effect.Effect<A, E2, R>
   ): Effect.Effect<A, E | E2, R> =>
-    Effect.uninterruptibleMask((restore) => {
+    Effect.suspend(() => {
+      let slot: WriteSlot | undefined
       const take = (): Effect.Effect<A, E | E2, R> => {
         const s = current
-        if (s === undefined) return Effect.flatMap(restore(session), take)
-        // Between here and the finalizer nothing suspends: an allocated seq is always finished.
+        if (s === undefined) return Effect.flatMap(session, take)
         const seq = s.allocate()
-        if (seq === undefined) return Effect.flatMap(restore(roomOn(s)), take)
-        return Effect.onExit(restore(use({ session: s, seq })), () => {
-          s.finish(seq)
-          wake()
-          return Effect.void
-        })
+        if (seq === undefined) return Effect.flatMap(roomOn(s), take)
+        slot = { session: s, seq }
+        return use(slot)
       }
-      return Effect.suspend(take)
+      return Effect.onExit(Effect.suspend(take), () => {
+        if (slot !== undefined) {
+          slot.session.finish(slot.seq)
+          wake()
+        }
+        return Effect.void
+      })
     })
 
   return {
