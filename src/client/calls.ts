@@ -53,10 +53,13 @@ class DeadlineQueue {
   private timer: Fiber.Fiber<void> | undefined = undefined
   private readonly ms: number
   private readonly clock: Clock.Clock
+  /** Called when the timer found nothing left to wait for: the queue may be dropped. */
+  private readonly onIdle: () => void
 
-  constructor(ms: number, clock: Clock.Clock) {
+  constructor(ms: number, clock: Clock.Clock, onIdle: () => void) {
     this.ms = ms
     this.clock = clock
+    this.onIdle = onIdle
   }
 
   now(): number {
@@ -120,7 +123,8 @@ class DeadlineQueue {
     }
     this.compact()
     const next = this.calls[this.head]
-    if (next !== undefined && this.timer === undefined) this.arm(next)
+    if (next === undefined) this.onIdle()
+    else if (this.timer === undefined) this.arm(next)
   }
 }
 
@@ -141,6 +145,13 @@ export class Calls {
     return this.closing
   }
 
+  /** How many deadline queues are held (idle ones are dropped; for tests). */
+  get queueCount(): number {
+    let n = 0
+    for (const byMs of this.queues.values()) n += byMs.size
+    return n
+  }
+
   private queue(ms: number, clock: Clock.Clock): DeadlineQueue {
     let byMs = this.queues.get(clock)
     if (byMs === undefined) {
@@ -149,7 +160,13 @@ export class Calls {
     }
     let queue = byMs.get(ms)
     if (queue === undefined) {
-      queue = new DeadlineQueue(ms, clock)
+      const map = byMs
+      // Dropped once idle, so a client given many different timeouts does not keep a queue for each.
+      const created: DeadlineQueue = new DeadlineQueue(ms, clock, () => {
+        if (map.get(ms) === created) map.delete(ms)
+        if (map.size === 0 && this.queues.get(clock) === map) this.queues.delete(clock)
+      })
+      queue = created
       byMs.set(ms, queue)
     }
     return queue

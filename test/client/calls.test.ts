@@ -139,6 +139,28 @@ describe("Calls.run (Effect API, virtual time)", () => {
     )
   }
 
+  it.effect("drops the queue of a timeout once its calls are over and its timer has fired", () =>
+    Effect.gen(function* () {
+      const calls = new Calls()
+      // Calls with 50 different timeouts, each ending before its deadline.
+      yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => 100 + i),
+        (ms) => calls.run({ effect: Effect.as(Effect.yieldNow, ms), ms }),
+        { concurrency: "unbounded", discard: true }
+      )
+      expect(calls.queueCount).toBe(50)
+      yield* TestClock.adjust(200)
+      yield* settle
+      expect(calls.queueCount).toBe(0)
+      // A timeout used again gets a new queue that still keeps its deadline.
+      const log: string[] = []
+      const again = yield* Effect.forkChild(calls.run({ effect: hanging(log, "again"), ms: 100 }))
+      yield* settle
+      yield* TestClock.adjust(100)
+      assert.instanceOf(yield* Effect.flip(Fiber.join(again)), Timeout)
+    })
+  )
+
   it.effect("closing stops the calls in flight with ClientClosed, and refuses new ones", () =>
     Effect.gen(function* () {
       const calls = new Calls()
