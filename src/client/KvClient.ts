@@ -122,7 +122,8 @@ const STATUS_TIMEOUT_MS = 1000
 const STATUS_RETRY_MS = 100
 const CLOSE_SESSION_TIMEOUT_MS = 1000
 
-/** Fails with Timeout when `effect` has not finished within `ms`. */
+/** Fails with Timeout when `effect` has not finished within `ms`. For the rare calls only
+ * (OpenSession, CloseSession): it races two fibers; per-key calls run under `Calls` (calls.ts). */
 const within = <A, E, R>(ms: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>
   Effect.timeoutOrElse(effect, {
     duration: ms,
