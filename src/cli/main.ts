@@ -4,8 +4,9 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, Scheduler } from "effect"
 import { Command } from "effect/cli"
+import { DrainingScheduler } from "../runtime/scheduler.ts"
 import { benchCommand } from "./bench-command.ts"
 import { clientCommands } from "./client-commands.ts"
 import { clusterCommand } from "./cluster-command.ts"
@@ -27,7 +28,9 @@ const program = Command.run(app, { version: "0.1.0" }).pipe(
       process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1
     })
   ),
-  Effect.provide(NodeServices.layer)
+  Effect.provide(NodeServices.layer),
+  // Wake-up chains (socket -> inbox -> event loop -> peer link) run in one event-loop turn.
+  Effect.provideService(Scheduler.Scheduler, new DrainingScheduler())
 )
 
 NodeRuntime.runMain(program, { disableErrorReporting: true })
