@@ -198,9 +198,18 @@ describe("real node processes over TCP", () => {
     }
     const commit = (await clients.status(leader.id))!.commitIndex
     cluster.spawn(lagging)
+    let last: unknown
     await eventually("the lagging node catches up", 60_000, async () => {
       const s = await clients.status(lagging)
+      last = s
       return s !== undefined && s.appliedIndex >= commit ? s : undefined
+    }).catch((e: unknown) => {
+      // Say why: the last status seen and what both nodes logged (the data dirs are removed).
+      const tail = (id: number) => cluster!.log(id).split("\n").slice(-40).join("\n")
+      throw new Error(
+        `${String(e)}; commit ${commit}, last status ${JSON.stringify(last)}\n` +
+          `--- node ${lagging}:\n${tail(lagging)}\n--- leader ${leader.id}:\n${tail(leader.id)}`
+      )
     })
     const restored = /state machine restored from the snapshot at index (\d+)/.exec(cluster.log(lagging))
     expect(restored).not.toBeNull()
