@@ -13,7 +13,7 @@
  * - `render`: one `/metrics` exposition (what a scrape costs), per render.
  * Ends with one JSON line of every figure.
  */
-import { Context, Deferred, Effect, Exit, Layer, Queue } from "effect"
+import { Context, Deferred, Effect, Exit, Layer } from "effect"
 import type { RaftState } from "../src/core/state.ts"
 import type { AppendEntries, AppendEntriesResponse, Persist } from "../src/core/types.ts"
 import { Get, OpenSession, Put } from "../src/kv/protocol.ts"
@@ -23,7 +23,7 @@ import type { ProposeError } from "../src/runtime/errors.ts"
 import { type Proposal, RaftNode } from "../src/runtime/RaftNode.ts"
 import { KvMachine, layerKvMachine } from "../src/server/KvMachine.ts"
 import { layerKvHandlers } from "../src/server/KvHandlers.ts"
-import { rejectReasons, Transport, type TransportStats } from "../src/transport/transport.ts"
+import { layerUnwired } from "../src/transport/unwired.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number): number => {
@@ -62,20 +62,7 @@ const layerFakeNode = Layer.effect(
   })
 )
 
-const stats: TransportStats = {
-  rejected: Object.fromEntries(rejectReasons.map((r) => [r, 0])) as TransportStats["rejected"],
-  sent: 0,
-  received: 0,
-  queued: 0,
-  queuedBytes: 0,
-  connects: 0
-}
-const layerFakeTransport = Layer.effect(
-  Transport,
-  Effect.map(Queue.unbounded<never>(), (incoming) =>
-    Transport.of({ self: 1, send: () => Effect.void, incoming, stats: Effect.succeed(stats) })
-  )
-)
+const layerFakeTransport = layerUnwired()
 
 const metricsLayer = layerPrometheus.pipe(Layer.provide(layerFakeTransport))
 const handlersLayer = layerKvHandlers({ clientAddresses: new Map() }).pipe(

@@ -4,7 +4,7 @@
  * errors clients see, the request metrics, and the KV gauges read when metrics are collected.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Queue } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import { RpcTest } from "effect/rpc"
 import { encodeCommand } from "../../src/kv/command.ts"
 import {
@@ -26,7 +26,7 @@ import type { ProposeError, ReadError } from "../../src/runtime/errors.ts"
 import { type Proposal, RaftNode } from "../../src/runtime/RaftNode.ts"
 import { layerKvHandlers } from "../../src/server/KvHandlers.ts"
 import { KvMachine, layerKvMachine } from "../../src/server/KvMachine.ts"
-import { rejectReasons, Transport, type TransportStats } from "../../src/transport/transport.ts"
+import { layerUnwired } from "../../src/transport/unwired.ts"
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -311,20 +311,7 @@ describe("KV handlers", () => {
   )
 })
 
-const transportStats: TransportStats = {
-  rejected: Object.fromEntries(rejectReasons.map((r) => [r, 0])) as TransportStats["rejected"],
-  sent: 0,
-  received: 0,
-  queued: 0,
-  queuedBytes: 0,
-  connects: 0
-}
-const layerStubTransport = Layer.effect(
-  Transport,
-  Effect.map(Queue.unbounded<never>(), (incoming) =>
-    Transport.of({ self: 1, send: () => Effect.void, incoming, stats: Effect.succeed(transportStats) })
-  )
-)
+const layerStubTransport = layerUnwired()
 
 describe("KV gauges in the Prometheus exposition", () => {
   it.effect("are read at scrape time: the current key count, sessions and pending proposals", () =>
