@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type AddressInfo, createServer } from "node:net"
+import { createServer } from "node:net"
 import { type LinkProxy, startProxy } from "./proxy.ts"
 
 const main = join(import.meta.dirname, "../../src/cli/main.ts")
@@ -21,16 +21,34 @@ export interface ClusterSpec {
 /** Election timeouts of test clusters: short, yet safe on a loaded 2-core machine. */
 export const ELECTION_TIMEOUT_MS = [600, 1200] as const
 
-/** A port the OS just handed out (and we released): free unless something races us for it. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+/**
+ * Ports for test nodes come from outside Linux's ephemeral range (32768-60999), in a block of its
+ * own per vitest worker, and are never handed out twice by one worker. Why: a killed node's port
+ * must still be free when the node restarts. A port from `listen(0)` is an ephemeral one, which
+ * any process may take meanwhile - as the source port of an outgoing connection, or as another
+ * test's `listen(0)` - and the restart then fails with "address already in use".
+ */
+const PORT_BLOCK = 1000
+const PORT_BASE = 20_000
+const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 0) % 12
+let nextPort = PORT_BASE + worker * PORT_BLOCK
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port
-      server.close(() => resolve(port))
-    })
+    server.once("error", () => resolve(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
   })
+
+/** A port no other test of this run uses, free right now (checked by listening on it). */
+export const freePort = async (): Promise<number> => {
+  for (let tries = 0; tries < PORT_BLOCK; tries++) {
+    const port = nextPort
+    nextPort = port + 1 < PORT_BASE + (worker + 1) * PORT_BLOCK ? port + 1 : PORT_BASE + worker * PORT_BLOCK
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free port in this worker's block of ${PORT_BLOCK}`)
+}
 
 export class ProcessCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "raftkv-e2e-"))
