@@ -117,6 +117,22 @@ interface Waiter {
 }
 
 /** Build and start a node; the loop runs until the scope closes or storage fails. */
+/**
+ * The state-machine commands of one turn, with snapshot restores that a later one supersedes left
+ * out. A turn can install two snapshots (a restarted follower sent one, then a newer one, in
+ * the same batch of messages): by the time the commands run, storage holds only the newer file,
+ * so the first restore cannot be read, and it need not be, since the second replaces the state
+ * it would build. Entries applied between the two are covered by the second snapshot; reads
+ * settled between them are settled after it, so they observe the restored state.
+ */
+export const supersededRestoresDropped = (commands: ReadonlyArray<Command>): ReadonlyArray<Command> => {
+  let last = -1
+  for (let k = 0; k < commands.length; k++) if (commands[k]!._tag === "RestoreSnapshot") last = k
+  if (last <= 0) return commands
+  const reads = commands.slice(0, last).filter((c) => c._tag === "ReadReady" || c._tag === "ReadFailed")
+  return [commands[last]!, ...reads, ...commands.slice(last + 1)]
+}
+
 export const make = (
   options: NodeOptions
 ): Effect.Effect<RaftNodeShape, unknown, LogStore | Transport | StateMachine | MetricsSink | Scope.Scope> =>
@@ -341,7 +357,7 @@ export const make = (
             stepInto(pending, event({ _tag: "Persisted", writeId: writes[writes.length - 1]!.writeId }))
           }
         }
-        for (const c of smCommands) yield* runStateMachine(c)
+        for (const c of supersededRestoresDropped(smCommands)) yield* runStateMachine(c)
         for (const upTo of compactions) yield* store.compact(upTo)
       })
 

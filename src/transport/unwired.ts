@@ -1,9 +1,10 @@
 /**
  * A transport wired to nobody: sends go nowhere, nothing arrives, every counter stays at zero.
  * For single-process tools and tests that need the `Transport` service only for what depends on
- * it (e.g. the Prometheus layer's transport metrics), not to reach peers.
+ * it (e.g. the Prometheus layer's transport metrics), or that play a node's peers themselves.
  */
 import { Effect, Layer, Queue } from "effect"
+import type { Envelope } from "../core/types.ts"
 import { rejectReasons, Transport, type TransportStats } from "./transport.ts"
 
 const zero: TransportStats = {
@@ -15,11 +16,14 @@ const zero: TransportStats = {
   connects: 0
 }
 
-/** The unwired transport of node `self`. */
-export const layerUnwired = (self = 1): Layer.Layer<Transport> =>
+/**
+ * The unwired transport of node `self`. With `incoming`, what a test offers there arrives as if
+ * from peers (nothing checks it: the test plays the peers).
+ */
+export const layerUnwired = (self = 1, incoming?: Queue.Queue<Envelope>): Layer.Layer<Transport> =>
   Layer.effect(
     Transport,
-    Effect.map(Queue.unbounded<never>(), (incoming) =>
-      Transport.of({ self, send: () => Effect.void, incoming, stats: Effect.succeed(zero) })
+    Effect.map(incoming === undefined ? Queue.unbounded<Envelope>() : Effect.succeed(incoming), (inbox) =>
+      Transport.of({ self, send: () => Effect.void, incoming: inbox, stats: Effect.succeed(zero) })
     )
   )
