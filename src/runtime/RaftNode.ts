@@ -116,7 +116,6 @@ interface Waiter {
   readonly deferred: Deferred.Deferred<Proposal, ProposeError>
 }
 
-/** Build and start a node; the loop runs until the scope closes or storage fails. */
 /**
  * The state-machine commands of one turn, with snapshot restores that a later one supersedes left
  * out. A turn can install two snapshots (a restarted follower sent one, then a newer one, in
@@ -133,6 +132,7 @@ export const supersededRestoresDropped = (commands: ReadonlyArray<Command>): Rea
   return [commands[last]!, ...reads, ...commands.slice(last + 1)]
 }
 
+/** Build and start a node; the loop runs until the scope closes or storage fails. */
 export const make = (
   options: NodeOptions
 ): Effect.Effect<RaftNodeShape, unknown, LogStore | Transport | StateMachine | MetricsSink | Scope.Scope> =>
