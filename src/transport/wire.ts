@@ -21,7 +21,7 @@ const MAX_VARINT_BYTES = 8
 const TWO_POW_31 = 2 ** 31
 
 /** Whether `v` is a log index, term, size or id: a safe integer >= 0. */
-export const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
 
 /** Appends bytes to a buffer that doubles when full; {@link Writer.finish} copies out the result. */
 export class Writer {
@@ -118,14 +118,9 @@ export class Writer {
     this.position = at
   }
 
-  /** A copy of the bytes written since `from`, owned by the caller. */
-  finish(from = 0): Uint8Array {
-    return this.buffer.slice(from, this.position)
-  }
-
-  /** A view of the bytes written since `from`; valid only until the next write or reset. */
-  view(from = 0): Uint8Array {
-    return this.buffer.subarray(from, this.position)
+  /** A copy of everything written since the last reset, owned by the caller. */
+  finish(): Uint8Array {
+    return this.buffer.slice(0, this.position)
   }
 }
 
