@@ -1,7 +1,8 @@
 /**
- * Synced group-commit latency of the LevelDB LogStore: one `write` of a batch of 1, 16 or 128
- * entries of 128 bytes (one fsynced LevelDB batch each), against a raw classic-level synced
- * batch of the same keys and values as the floor. Prints a table, then one JSON line.
+ * Synced group-commit latency of the disk LogStore with each log engine: one `write` of a batch of
+ * 1, 16 or 128 entries of 128 bytes (one fsynced frame, or one fsynced LevelDB batch), and a raw
+ * classic-level synced batch of the same keys and values as LevelDB's floor. Prints a table, then
+ * one JSON line.
  *
  *   npx node bench/storage.ts [batchesPerSize=2000]
  */
@@ -12,7 +13,7 @@ import { ClassicLevel } from "classic-level"
 import { Effect } from "effect"
 import type { Entry, Persist } from "../src/core/types.ts"
 import { encodeEntry, entryKey } from "../src/storage/codec.ts"
-import { makeLevelLogStore } from "../src/storage/level.ts"
+import { type LogEngine, makeDiskLogStore } from "../src/storage/disk.ts"
 
 const SIZES = [1, 16, 128] as const
 const ENTRY_BYTES = 128
@@ -47,10 +48,10 @@ const makeEntries = (n: number): Array<Entry> =>
   }))
 
 /** LogStore.write: each batch appends `size` entries at the end of the log. */
-const benchStore = (dataDir: string, size: number) =>
+const benchStore = (dataDir: string, size: number, engine: LogEngine) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const store = yield* makeLevelLogStore({ dataDir, clusterId: "bench", nodeId: 1 })
+      const store = yield* makeDiskLogStore({ dataDir, clusterId: "bench", nodeId: 1, engine })
       const entries = makeEntries(size)
       let next = 1
       const samples: Array<number> = []
@@ -96,20 +97,20 @@ const benchRaw = async (dir: string, size: number): Promise<Figures> => {
 
 const main = async () => {
   const root = await fs.mkdtemp(nodePath.join(os.tmpdir(), "raftkv-bench-storage-"))
-  const result: Record<string, { store: Figures; raw: Figures }> = {}
+  const result: Record<string, { segments: Figures; leveldb: Figures; rawLeveldb: Figures }> = {}
+  const cell = (f: Figures) => `${f.median.toFixed(3).padStart(8)} ${f.p99.toFixed(3).padEnd(7)}`
   try {
     console.log(
-      `synced batch latency (ms), ${batches} batches per size, ${ENTRY_BYTES}-byte entries, dir ${root}`
+      `synced batch latency (ms, median p99), ${batches} batches per size, ${ENTRY_BYTES}-byte entries, dir ${root}`
     )
-    console.log("entries/batch  store median  p99     raw median  p99     store entries/s")
+    console.log("entries/batch  segments          leveldb           raw classic-level")
     for (const size of SIZES) {
-      const store = await Effect.runPromise(benchStore(nodePath.join(root, `store-${size}`), size))
-      const raw = await benchRaw(nodePath.join(root, `raw-${size}`), size)
-      result[String(size)] = { store, raw }
-      console.log(
-        `${String(size).padStart(13)}  ${store.median.toFixed(3).padStart(12)}  ${store.p99.toFixed(3).padEnd(6)}  ` +
-          `${raw.median.toFixed(3).padStart(10)}  ${raw.p99.toFixed(3).padEnd(6)}  ${store.entriesPerSec}`
-      )
+      const dir = (what: string) => nodePath.join(root, `${what}-${size}`)
+      const segments = await Effect.runPromise(benchStore(dir("segments"), size, "segments"))
+      const leveldb = await Effect.runPromise(benchStore(dir("leveldb"), size, "leveldb"))
+      const rawLeveldb = await benchRaw(dir("raw"), size)
+      result[String(size)] = { segments, leveldb, rawLeveldb }
+      console.log(`${String(size).padStart(13)}  ${cell(segments)}  ${cell(leveldb)}  ${cell(rawLeveldb)}`)
     }
   } finally {
     await fs.rm(root, { recursive: true, force: true })

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultConfig, type RaftConfig } from "../core/config.ts"
+import { LOG_ENGINES, type LogEngine } from "../storage/logEngine.ts"
 import {
   formatHostPort,
   type HostPort,
@@ -29,6 +30,7 @@ export interface NodeSettings {
   readonly raft: RaftConfig
   readonly snapshotThresholdBytes: number
   readonly maxPendingProposals: number
+  readonly logStore: LogEngine
 }
 
 /**
@@ -80,6 +82,12 @@ const flags = {
   maxPending: Flag.Int("max-pending").pipe(
     Flag.withDescription("Proposals waiting for commit before clients get a retryable Busy"),
     Flag.withDefault(10_000)
+  ),
+  logStore: Flag.Literals("log-store", LOG_ENGINES).pipe(
+    Flag.withDescription(
+      "How the data dir stores the log: segments (append-only files, default) or leveldb; a data dir keeps the one it was created with"
+    ),
+    Flag.withDefault("segments" as LogEngine)
   )
 } as const
 
@@ -96,6 +104,7 @@ type RawFlags = {
   readonly heartbeatInterval: number
   readonly snapshotThreshold: string
   readonly maxPending: number
+  readonly logStore: LogEngine
 }
 
 /** Validate the flags into settings (every problem is one clear InvalidFlag). */
@@ -146,7 +155,8 @@ export const settingsFromFlags = (f: RawFlags): Effect.Effect<NodeSettings, Inva
         heartbeatInterval: f.heartbeatInterval
       },
       snapshotThresholdBytes,
-      maxPendingProposals: f.maxPending
+      maxPendingProposals: f.maxPending,
+      logStore: f.logStore
     }
   })
 

@@ -8,7 +8,7 @@ import { layerPrometheus } from "../metrics/prometheus.ts"
 import { layer as nodeLayer, RaftNode } from "../runtime/RaftNode.ts"
 import { layerKvMachine, layerStateMachine } from "../server/KvMachine.ts"
 import { layerKvServer } from "../server/KvServer.ts"
-import { layerLevel } from "../storage/level.ts"
+import { layerDisk } from "../storage/disk.ts"
 import { layerTcp } from "../transport/tcp.ts"
 import type { NodeSettings } from "./node-command.ts"
 
@@ -18,12 +18,13 @@ export const nodeLayers = (s: NodeSettings) => {
   const transport = layerTcp({ clusterId: s.clusterId, self: s.id, peers: s.peers })
   const observability = layerPrometheus.pipe(Layer.provide(transport))
   const deps = Layer.mergeAll(
-    // The memtable (and so LevelDB's write-ahead log) follows the snapshot threshold, so the log's
-    // disk footprint stays a small multiple of it.
-    layerLevel({
+    // Segment size (or LevelDB's memtable, and so its write-ahead log) follows the snapshot
+    // threshold, so the log's disk footprint stays a small multiple of it.
+    layerDisk({
       dataDir: s.dataDir,
       clusterId: s.clusterId,
       nodeId: s.id,
+      engine: s.logStore,
       writeBufferBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, s.snapshotThresholdBytes))
     }),
     transport,

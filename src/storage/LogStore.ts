@@ -1,7 +1,7 @@
 /**
  * The `LogStore` service: a node's durable Raft state (term, vote, log, snapshot) in its data dir.
  *
- * Two layers provide it with the same semantics: LevelDB (`layerLevel` in `level.ts`) and memory
+ * Two layers provide it with the same semantics: disk (`layerDisk` in `disk.ts`: segment files or LevelDB) and memory
  * (`layerMemory` in `memory.ts`). Opening a store checks the data dir's identity, so a layer fails
  * to build with `DataDirMismatch`, `CorruptDataDir`, `DataDirUnwritable` or `StorageIOError`.
  */

@@ -79,7 +79,8 @@ const explanations: Record<string, string> = {
   ENOTDIR: "a path component is not a directory",
   EEXIST: "already exists",
   EMFILE: "too many open files",
-  LEVEL_LOCKED: "the data dir is in use by another process"
+  LEVEL_LOCKED: "the data dir is in use by another process",
+  DIR_LOCKED: "the data dir is in use by another process"
 }
 
 /** A human phrase for an errno / LevelDB code, if known. */

@@ -3,6 +3,6 @@
  */
 export type { Identity } from "./codec.ts"
 export * from "./errors.ts"
-export * from "./level.ts"
+export * from "./disk.ts"
 export * from "./LogStore.ts"
 export * from "./memory.ts"

@@ -1,21 +1,14 @@
 /**
- * The LogStore contract against the LevelDB layer, in temp dirs under os.tmpdir(). Raw access
- * goes through a separate classic-level handle and node:fs, as an operator or a bad disk would.
+ * The LogStore contract against the disk layer with the LevelDB engine. Raw access goes through a
+ * separate classic-level handle, as an operator or a bad disk would.
  */
-import { createHash } from "node:crypto"
-import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import * as nodePath from "node:path"
 import { ClassicLevel } from "classic-level"
 import { Effect } from "effect"
 import { entryKey, entryKeyIndex, metaKey } from "../../src/storage/codec.ts"
-import { makeLevelLogStore } from "../../src/storage/level.ts"
+import { makeDiskLogStore } from "../../src/storage/disk.ts"
 import { type Harness, logStoreContract } from "./contract.ts"
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => fs.mkdtemp(nodePath.join(os.tmpdir(), "raftkv-storage-"))),
-  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-)
+import { diskHarness } from "./fsHarness.ts"
 
 /** Run `f` on a raw classic-level handle on the data dir's log store. */
 const withRawDb = <A>(dataDir: string, f: (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<A>) =>
@@ -33,39 +26,10 @@ const withRawDb = <A>(dataDir: string, f: (db: ClassicLevel<Uint8Array, Uint8Arr
     }
   })
 
-const fingerprint = async (root: string): Promise<string> => {
-  const lines: Array<string> = []
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of (await fs.readdir(dir)).sort()) {
-      const path = nodePath.join(dir, name)
-      const stat = await fs.stat(path, { bigint: true })
-      if (stat.isDirectory()) {
-        lines.push(`${path}/ ${stat.mtimeNs}`)
-        await walk(path)
-      } else {
-        const hash = createHash("sha256")
-          .update(await fs.readFile(path))
-          .digest("hex")
-        lines.push(`${path} ${stat.size} ${stat.mtimeNs} ${hash}`)
-      }
-    }
-  }
-  await walk(root)
-  return lines.join("\n")
-}
-
 const level: Harness<string> = {
   name: "LevelDB",
-  // A subdirectory that does not exist yet: the store must create it.
-  fresh: Effect.map(tempDir, (dir) => nodePath.join(dir, "data")),
-  unwritable: Effect.flatMap(tempDir, (dir) =>
-    Effect.promise(async () => {
-      await fs.writeFile(nodePath.join(dir, "a-file"), "not a directory")
-      return nodePath.join(dir, "a-file", "data")
-    })
-  ),
-  open: (dataDir, identity) => makeLevelLogStore({ dataDir, ...identity }),
-  dataDir: (dataDir) => dataDir,
+  ...diskHarness,
+  open: (dataDir, identity) => makeDiskLogStore({ dataDir, ...identity, engine: "leveldb" }),
   putEntryRaw: (dataDir, index, value) => withRawDb(dataDir, (db) => db.put(entryKey(index), value)),
   delEntryRaw: (dataDir, index) => withRawDb(dataDir, (db) => db.del(entryKey(index))),
   putMetaRaw: (dataDir, name, value) => withRawDb(dataDir, (db) => db.put(metaKey(name), value)),
@@ -74,11 +38,6 @@ const level: Harness<string> = {
       const keys = await db.keys({ gte: new Uint8Array([1]), lt: new Uint8Array([2]) }).all()
       return keys.map((k) => entryKeyIndex(k) ?? -1)
     }),
-  snapshotFiles: (dataDir) => Effect.promise(() => fs.readdir(nodePath.join(dataDir, "snapshots"))),
-  truncateFile: (dataDir, path, size) =>
-    Effect.promise(() => fs.truncate(nodePath.join(dataDir, path), size)),
-  removeLog: (dataDir) => Effect.promise(() => fs.rm(nodePath.join(dataDir, "log"), { recursive: true })),
-  fingerprint: (dataDir) => Effect.promise(() => fingerprint(dataDir))
 }
 
 logStoreContract(level)
