@@ -2,6 +2,7 @@
  * `KvStore` over classic-level (LevelDB). Keys and values are raw bytes (`view` encoding); a batch
  * is one `db.batch(ops, { sync })` call, which LevelDB applies atomically (and fsyncs when synced).
  */
+import { readdir } from "node:fs/promises"
 import { ClassicLevel } from "classic-level"
 import { Effect } from "effect"
 import type { KvBatch, KvStore, OpenKv, RawEntry } from "./backend.ts"
@@ -65,6 +66,22 @@ export const openLevelKv = (
         : fail("open")(e)
     }
   })
+
+  // LevelDB would create its files next to the segment engine's and spoil the dir for both.
+  const refuseSegments = Effect.flatMap(
+    Effect.promise(() => readdir(location).catch(() => [] as Array<string>)),
+    (names) =>
+      names.some((n) => n.endsWith(".seg"))
+        ? Effect.fail(
+            new CorruptDataDir({
+              dataDir,
+              location,
+              reason:
+                "this log store is segment files (the default engine); start the node without --log-store leveldb"
+            })
+          )
+        : Effect.void
+  )
 
   const keyAt = (key: Uint8Array): Effect.Effect<number, CorruptDataDir> => {
     const index = entryKeyIndex(key)
@@ -137,7 +154,9 @@ export const openLevelKv = (
   })
 
   return Effect.map(
-    Effect.acquireRelease(open, (db) => Effect.ignore(tryLevel("close", () => db.close()))),
+    Effect.acquireRelease(Effect.andThen(refuseSegments, open), (db) =>
+      Effect.ignore(tryLevel("close", () => db.close()))
+    ),
     make
   )
 }

@@ -11,7 +11,8 @@
  *
  * - Each batch is one frame (`segmentFrame.ts`), written with one call and fsynced, so a batch is
  *   atomic: after a crash only the last segment can end in a torn frame, which the next open cuts
- *   off (it was never acknowledged). A bad frame anywhere else is reported as corruption.
+ *   off (it was never acknowledged). A bad frame anywhere else, or one followed by good frames, is
+ *   damage to acknowledged data and is reported as corruption.
  * - The current segment is replaced by a new one once it passes `segmentBytes`, and by a new one
  *   after every open. A new segment begins with every meta record, so older segments are needed
  *   only for their entries: a segment is deleted once every entry it holds is at or below the
@@ -27,7 +28,7 @@ import type { KvBatch, KvStore, OpenKv, RawEntry } from "./backend.ts"
 import type { MetaName } from "./codec.ts"
 import { lockDir } from "./dirLock.ts"
 import { CorruptDataDir, errorCode, errorDetail, StorageIOError } from "./errors.ts"
-import { encodeFrame, readFrame, type SegmentOp } from "./segmentFrame.ts"
+import { encodeFrame, FRAME_HEADER_BYTES, readFrame, type SegmentOp } from "./segmentFrame.ts"
 
 /** Default size at which the current segment is replaced by a new one. */
 export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024
@@ -52,9 +53,22 @@ interface Replayed {
   readonly frames: number
 }
 
-const allZero = (bytes: Uint8Array, from: number): boolean => {
-  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false
-  return true
+/**
+ * Whether valid frames follow a bad one: a chain of whole frames from some offset after `from` to
+ * exactly the end. A torn write is the last thing in its segment (each write is fsynced before the
+ * next begins), so a bad frame followed by such a chain is damage to data already acknowledged.
+ */
+const validFramesAfter = (bytes: Uint8Array, from: number): boolean => {
+  for (let p = from + 1; p + FRAME_HEADER_BYTES < bytes.length; p++) {
+    let at = p
+    for (;;) {
+      const read = readFrame(bytes, at)
+      if (read._tag !== "Frame") break
+      at = read.end
+      if (at === bytes.length) return true
+    }
+  }
+  return false
 }
 
 /**
@@ -107,9 +121,8 @@ export const openSegmentKv = (
       while (offset < bytes.length) {
         const read = readFrame(bytes, offset)
         if (read._tag !== "Frame") {
-          // Torn: the frame runs past the end, or everything after it was never written (zeros).
-          const torn = read._tag === "Short" || read.end === bytes.length || allZero(bytes, read.end)
-          if (!(last && torn)) {
+          // Torn: the last write never completed; whatever it left is not followed by good frames.
+          if (!(last && !validFramesAfter(bytes, offset))) {
             const why = read._tag === "Bad" ? read.reason : "a frame cut short"
             return corrupt(segmentName(segment.seq), `bad frame at byte ${offset}: ${why}`)
           }
@@ -130,7 +143,8 @@ export const openSegmentKv = (
               metas.set(op.name, op.value)
               break
             case "ClearEntries":
-              for (const index of entries.keys()) if (index >= op.from && index <= op.to) entries.delete(index)
+              for (const index of entries.keys())
+                if (index >= op.from && index <= op.to) entries.delete(index)
               break
           }
         }
@@ -186,6 +200,10 @@ export const openSegmentKv = (
 
     /** Start a new segment holding `frame`'s ops after every meta; fsyncs it and the directory. */
     const roll = (ops: ReadonlyArray<SegmentOp>): void => {
+      // Unsynced records (compaction) must be durable before their segment stops being the last:
+      // only the last segment may end torn.
+      if (fd !== undefined) fs.fdatasyncSync(fd)
+      else if (segments.length > 0) syncFile(pathOf(segments.at(-1)!.seq))
       const seq = (segments.at(-1)?.seq ?? 0) + 1
       const header: Array<SegmentOp> = []
       for (const [name, value] of metas) header.push({ _tag: "PutMeta", name, value })
@@ -321,6 +339,16 @@ const cutTail = (path: string, at: number): void => {
   try {
     fs.ftruncateSync(fd, at)
     fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** fsync a file by path. */
+const syncFile = (path: string): void => {
+  const fd = fs.openSync(path, "r")
+  try {
+    fs.fdatasyncSync(fd)
   } finally {
     fs.closeSync(fd)
   }

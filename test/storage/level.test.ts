@@ -37,7 +37,7 @@ const level: Harness<string> = {
     withRawDb(dataDir, async (db) => {
       const keys = await db.keys({ gte: new Uint8Array([1]), lt: new Uint8Array([2]) }).all()
       return keys.map((k) => entryKeyIndex(k) ?? -1)
-    }),
+    })
 }
 
 logStoreContract(level)
