@@ -341,8 +341,8 @@ export const make = (
           }
           pending = []
           if (writes.length > 0) {
-            // Let the peer links put this turn's messages on the wire before the write is handed
-            // to LevelDB: followers start their own write sooner (1-client p50 -1% to -8%).
+            // Let the peer links put this turn's messages on the wire before the (blocking) disk
+            // write: followers start their own write sooner (1-client p50 -1% to -8%).
             if (sentNow) yield* Effect.yieldNow
             const started = mark()
             yield* store.write(writes)
