@@ -73,7 +73,9 @@ const isNodeId = Schema.is(NodeIdSchema)
 export const listen = (
   address: PeerAddress
 ): Effect.Effect<SocketServer.SocketServer["Service"], AddressInUse | ListenFailed, Scope.Scope> =>
-  NodeSocketServer.make({ host: address.host, port: address.port }).pipe(
+  // No Nagle on accepted connections either (replies are small and latency-bound; Go, and so
+  // etcd, does the same by default): 1-client p50 lower or equal in 3 alternating pairs.
+  NodeSocketServer.make({ host: address.host, port: address.port, noDelay: true }).pipe(
     Effect.mapError((error: SocketServer.SocketServerError): AddressInUse | ListenFailed => {
       const cause = (error.reason as { readonly cause?: unknown }).cause
       const code = (cause as { readonly code?: unknown } | undefined)?.code
