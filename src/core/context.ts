@@ -21,6 +21,9 @@ export interface Ctx {
   /** Where in `commands` this step's Persist goes: at its first write, so every message that
    * waits on it comes after it and command order equals writeId order. */
   persistSlot: number | undefined
+  /** Followers still owed a message carrying the current heartbeat round (a read round started in
+   * this step); whoever is left when the step closes gets a heartbeat. */
+  owedRound: Set<NodeId> | undefined
 }
 
 export const makeCtx = (state: RaftState, now: number, random: number): Ctx => ({
@@ -30,7 +33,8 @@ export const makeCtx = (state: RaftState, now: number, random: number): Ctx => (
   commands: [],
   hardStateDirty: false,
   logWrite: undefined,
-  persistSlot: undefined
+  persistSlot: undefined,
+  owedRound: undefined
 })
 
 export const update = (ctx: Ctx, patch: Partial<RaftState>): void => {

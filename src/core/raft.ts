@@ -16,7 +16,8 @@ import {
   followLeader,
   handleAppendEntries,
   handleAppendResponse,
-  maybeCommit
+  maybeCommit,
+  payOwedRound
 } from "./replication.ts"
 import { becomeCandidate, becomeFollower, campaign, resetElectionTimer } from "./roles.ts"
 import {
@@ -104,6 +105,8 @@ export const step = (state: RaftState, event: Event): StepResult => {
       onReceive(ctx, event.from, event.message)
       break
     case "Propose":
+      // Reads first: their round then rides on the proposal's AppendEntries.
+      if (event.reads !== undefined && event.reads.length > 0) readRequested(ctx, event.reads)
       onPropose(ctx, event.id, event.data)
       break
     case "Persisted":
@@ -132,6 +135,7 @@ const nextWake = (ctx: Ctx): number => {
 }
 
 const close = (ctx: Ctx): StepResult => {
+  payOwedRound(ctx)
   const at = nextWake(ctx)
   if (at !== ctx.state.timerAt) {
     emit(ctx, { _tag: "SetTimer", at })

@@ -1,7 +1,7 @@
 import { type Ctx, emit, send, sendAfterDurable, update } from "./context.ts"
 import * as Log from "./log.ts"
 import { majorityIndex } from "./quorum.ts"
-import { broadcastHeartbeat } from "./replication.ts"
+import { oweRound } from "./replication.ts"
 import type { ConfirmedRead, PendingRead } from "./state.ts"
 import { NONE, type NodeId, type ReadFailReason } from "./types.ts"
 
@@ -42,12 +42,13 @@ export const confirmReads = (ctx: Ctx): void => {
   serveConfirmedReads(ctx)
 }
 
-/** Leader: register reads (from this node or a follower) and start a heartbeat round for them. */
+/** Leader: register reads (from this node or a follower) and start a heartbeat round for them,
+ * announced by the AppendEntries of this step or else by heartbeats when the step ends. */
 export const readAtLeader = (ctx: Ctx, from: NodeId, ids: ReadonlyArray<number>): void => {
   const s = ctx.state
   const round = s.round + 1
   update(ctx, { round, pendingReads: [...s.pendingReads, { from, ids, round }] })
-  broadcastHeartbeat(ctx)
+  oweRound(ctx)
   confirmReads(ctx)
 }
 

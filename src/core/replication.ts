@@ -9,6 +9,12 @@ import { maybeSendTimeoutNow } from "./transfer.ts"
 import type { Progress } from "./state.ts"
 import type { AppendEntries, AppendEntriesResponse, Entry, NodeId } from "./types.ts"
 
+/** Send an AppendEntries (it carries the current heartbeat round, so `to` is owed no heartbeat). */
+const sendAppendEntries = (ctx: Ctx, to: NodeId, message: AppendEntries): void => {
+  send(ctx, to, message)
+  ctx.owedRound?.delete(to)
+}
+
 /** Entries from `from` on, bounded by the per-message limits (at least one entry if any). */
 const entriesToSend = (ctx: Ctx, from: number): { entries: Entry[]; bytes: number } => {
   const { log, config } = ctx.state
@@ -54,7 +60,7 @@ export const sendAppend = (ctx: Ctx, to: NodeId): boolean => {
     leaderCommit: s.commitIndex,
     round: s.round
   }
-  send(ctx, to, message)
+  sendAppendEntries(ctx, to, message)
   setProgress(ctx, to, sentEntries(pr, prevLogIndex + entries.length, bytes))
   return true
 }
@@ -75,7 +81,7 @@ const maybeCheckGap = (ctx: Ctx, to: NodeId, pr: Progress): void => {
   const prevLogTerm = Log.termAt(s.log, pr.next - 1)
   if (prevLogTerm === undefined) return startSnapshotTransfer(ctx, to)
   setProgress(ctx, to, { ...pr, gapCheckAt: ctx.now })
-  send(ctx, to, {
+  sendAppendEntries(ctx, to, {
     _tag: "AppendEntries",
     term: s.term,
     prevLogIndex: pr.next - 1,
@@ -109,18 +115,40 @@ const fillPipe = (ctx: Ctx, to: NodeId): void => {
 export const broadcastHeartbeat = (ctx: Ctx): void => {
   const s = ctx.state
   update(ctx, { heartbeatDeadline: ctx.now + s.config.heartbeatInterval })
-  for (const [id, pr] of s.progress) {
-    const anchor = Math.max(pr.match, s.log.prevIndex)
-    send(ctx, id, {
-      _tag: "AppendEntries",
-      term: s.term,
-      prevLogIndex: anchor,
-      prevLogTerm: Log.termAt(s.log, anchor)!,
-      entries: [],
-      leaderCommit: Math.min(s.commitIndex, pr.match),
-      round: s.round
-    })
-    if (pr.mode === "probe" && pr.probeSent) setProgress(ctx, id, { ...pr, probeSent: false })
+  for (const [id, pr] of s.progress) heartbeatTo(ctx, id, pr)
+}
+
+const heartbeatTo = (ctx: Ctx, id: NodeId, pr: Progress): void => {
+  const s = ctx.state
+  const anchor = Math.max(pr.match, s.log.prevIndex)
+  sendAppendEntries(ctx, id, {
+    _tag: "AppendEntries",
+    term: s.term,
+    prevLogIndex: anchor,
+    prevLogTerm: Log.termAt(s.log, anchor)!,
+    entries: [],
+    leaderCommit: Math.min(s.commitIndex, pr.match),
+    round: s.round
+  })
+  if (pr.mode === "probe" && pr.probeSent) setProgress(ctx, id, { ...pr, probeSent: false })
+}
+
+/** A read round started (dissertation 6.4): every follower is owed a message carrying it. The
+ * AppendEntries sent later in the same step carry it too; the rest get heartbeats at its end. */
+export const oweRound = (ctx: Ctx): void => {
+  ctx.owedRound = new Set(ctx.state.progress.keys())
+}
+
+/** At the end of a step: heartbeats to the followers still owed the current round. */
+export const payOwedRound = (ctx: Ctx): void => {
+  const owed = ctx.owedRound
+  ctx.owedRound = undefined
+  if (owed === undefined || owed.size === 0 || ctx.state.role !== "leader") return
+  const s = ctx.state
+  if (owed.size === s.progress.size) return broadcastHeartbeat(ctx)
+  for (const id of owed) {
+    const pr = s.progress.get(id)
+    if (pr !== undefined) heartbeatTo(ctx, id, pr)
   }
 }
 

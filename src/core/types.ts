@@ -180,6 +180,12 @@ export interface Propose extends EventBase {
   readonly _tag: "Propose"
   readonly id: number
   readonly data: ReadonlyArray<Uint8Array>
+  /**
+   * Linearizable reads that arrived with the proposal (the same loop turn). They are handled
+   * first, as a ReadIndex event would be, so their heartbeat round rides on the proposal's
+   * AppendEntries: followers that get entries need no separate heartbeat.
+   */
+  readonly reads?: ReadonlyArray<number>
 }
 
 /** Writes up to and including `writeId` are durable (writes complete in order). */

@@ -416,22 +416,30 @@ export const make = (
               break
           }
         }
+        const readIds = reads.map((r) => {
+          const id = nextReadId++
+          readWaiters.set(id, r.deferred)
+          return id
+        })
         if (proposals.length > 0) {
-          // One Propose per turn: the whole batch becomes one append and one replication message.
+          // One Propose per turn: the whole batch becomes one append and one replication message,
+          // and the turn's reads ride on it (their heartbeat round travels with the entries).
           const id = nextProposalId++
           batches.set(
             id,
             proposals.map((p) => p.deferred)
           )
-          stepInto(out, event({ _tag: "Propose", id, data: proposals.map((p) => p.data) }))
-        }
-        if (reads.length > 0) {
-          const ids = reads.map((r) => {
-            const id = nextReadId++
-            readWaiters.set(id, r.deferred)
-            return id
-          })
-          stepInto(out, event({ _tag: "ReadIndex", ids }))
+          const data = proposals.map((p) => p.data)
+          stepInto(
+            out,
+            event(
+              readIds.length > 0
+                ? { _tag: "Propose", id, data, reads: readIds }
+                : { _tag: "Propose", id, data }
+            )
+          )
+        } else if (readIds.length > 0) {
+          stepInto(out, event({ _tag: "ReadIndex", ids: readIds }))
         }
         yield* interpret(out)
         yield* maybeSnapshot

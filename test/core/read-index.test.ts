@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import type { Message, RaftState } from "../../src/core/index.ts"
+import type { Event, Message, RaftState } from "../../src/core/index.ts"
 import {
   append,
   appendOk,
@@ -26,6 +26,13 @@ const steadyLeader = (): RaftState =>
 
 const heartbeat = (round: number, match = 1, commit = 1): Message =>
   append({ term: 1, prevLogIndex: match, prevLogTerm: 1, leaderCommit: commit, round })
+
+const proposeWithReads = (
+  id: number,
+  data: ReadonlyArray<Uint8Array>,
+  reads: ReadonlyArray<number>,
+  now: number
+): Event => ({ _tag: "Propose", id, data, reads, now, random: 0 })
 
 const readRequest = (term: number, ids: number[]): Message => ({ _tag: "ReadIndexRequest", term, ids })
 const readResponse = (term: number, ids: number[], index: number): Message => ({
@@ -91,9 +98,42 @@ describe("6.4 ReadIndex at the leader", () => {
   it("6.4 a single-node leader confirms reads at once", () => {
     const solo = elect(1, { members: [1] })
     expect(solo.commitIndex).toBe(1)
-    expect(stepOk(solo, readIndex([3], 1010)).commands).toEqual([
-      { _tag: "ReadReady", ids: [3], index: 1 },
-      setTimer(1010 + 100) // the round's (empty) heartbeat moved the next one
+    // No follower is owed the round: no heartbeat, and the heartbeat timer stays where it was.
+    expect(stepOk(solo, readIndex([3], 1010)).commands).toEqual([{ _tag: "ReadReady", ids: [3], index: 1 }])
+  })
+
+  it("6.4 reads that arrive with a proposal ride on its AppendEntries: no separate heartbeats", () => {
+    const leader = steadyLeader()
+    const data = [Uint8Array.of(5)]
+    const { state, commands } = stepOk(leader, proposeWithReads(4, data, [7], 1050))
+    expect(state.pendingReads).toEqual([{ from: 1, ids: [7], round: 1 }])
+    // One message per follower: the entries, carrying round 1.
+    const sends = only(commands, "Send")
+    expect(sends.map((c) => [c.to, c.message._tag, (c.message as { round: number }).round])).toEqual([
+      [2, "AppendEntries", 1],
+      [3, "AppendEntries", 1]
+    ])
+    expect(sends.every((c) => c.message._tag === "AppendEntries" && c.message.entries.length === 1)).toBe(
+      true
+    )
+    // The acknowledgement of the entry confirms the read (with the leader, a majority).
+    const writeId = only(commands, "Persist")[0]!.writeId
+    const r = stepAll(state, [persisted(writeId, 1051), recv(2, appendOk(1, 2, 1), 1060)])
+    expect(only(r.commands, "ReadReady")).toEqual([{ _tag: "ReadReady", ids: [7], index: 2 }])
+  })
+
+  it("6.4 a follower that cannot take entries now is still sent the read's round, as a heartbeat", () => {
+    // Follower 3 is in probe mode with a probe outstanding: no entries go to it.
+    const leader = stepAll(elect(1), [recv(2, appendOk(1, 1), 1000)]).state
+    expect(leader.progress.get(3)).toMatchObject({ mode: "probe", probeSent: true })
+    const { commands } = stepOk(leader, proposeWithReads(4, [Uint8Array.of(5)], [7], 1050))
+    const sends = only(commands, "Send").map((c) => {
+      const m = c.message as { entries: ReadonlyArray<unknown>; round: number }
+      return [c.to, m.entries.length, m.round]
+    })
+    expect(sends).toEqual([
+      [2, 1, 1], // the entry, carrying the round
+      [3, 0, 1] // a heartbeat carrying it, at the end of the step
     ])
   })
 

@@ -158,8 +158,9 @@ class Simulation extends Cluster {
     return up.length === 0 ? undefined : this.clientRng.pick(up)
   }
 
-  /** Propose 1-3 small unique payloads at `n`; returns the proposal id. */
-  private propose(n: SimNode): number {
+  /** Propose 1-3 small unique payloads at `n` (with `reads` riding along, as the runtime sends a
+   * turn's reads with its proposal); returns the proposal id. */
+  private propose(n: SimNode, reads: ReadonlyArray<number> = []): number {
     const rng = this.clientRng
     const id = this.nextProposalId++
     const data: Uint8Array[] = []
@@ -172,20 +173,32 @@ class Simulation extends Cluster {
     }
     this.proposalData.set(id, data)
     this.stats.proposals++
-    this.deliver(n, { _tag: "Propose", ...this.eventBase(n), id, data })
+    this.deliver(
+      n,
+      reads.length > 0
+        ? { _tag: "Propose", ...this.eventBase(n), id, data, reads }
+        : { _tag: "Propose", ...this.eventBase(n), id, data }
+    )
     return id
   }
 
   private onPropose(): void {
     this.at(this.now + this.clientRng.exp(this.opts.proposeEveryMs), PROPOSE, 0)
     const n = this.clientTarget()
-    if (n !== undefined) this.propose(n)
+    if (n === undefined) return
+    // A third of proposals carry reads that arrived in the same turn.
+    this.propose(n, this.clientRng.chance(1 / 3) ? this.issueReads(n) : [])
   }
 
   private onRead(): void {
     this.at(this.now + this.clientRng.exp(this.opts.readEveryMs), READ, 0)
     const n = this.clientTarget()
     if (n === undefined) return
+    this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids: this.issueReads(n) })
+  }
+
+  /** 1-3 new linearizable reads at `n`, registered with the checker. */
+  private issueReads(n: SimNode): Array<number> {
     const ids: number[] = []
     for (let k = this.clientRng.int(1, 4); k > 0; k--) {
       const id = this.nextReadId++
@@ -193,7 +206,7 @@ class Simulation extends Cluster {
       ids.push(id)
       if (this.phase === "liveness") this.livenessReads.push({ id, node: n.id, at: this.now })
     }
-    this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids })
+    return ids
   }
 
   private onTransfer(): void {

@@ -73,7 +73,7 @@ export const formatEvent = (e: Event): string => {
     case "Receive":
       return `Receive from n${e.from}: ${formatMessage(e.message)}`
     case "Propose":
-      return `Propose #${e.id} x${e.data.length}`
+      return `Propose #${e.id} x${e.data.length}${e.reads === undefined ? "" : ` reads ${ids(e.reads)}`}`
     case "Persisted":
       return `Persisted w${e.writeId}`
     case "SnapshotTaken":
