@@ -333,33 +333,25 @@ const writeAll = (fd: number, bytes: Uint8Array, at: number): void => {
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done)
 }
 
-/** Cut a torn tail off a segment, durably. */
-const cutTail = (path: string, at: number): void => {
-  const fd = fs.openSync(path, "r+")
+/** Open `path`, run `f` on its descriptor, close it. */
+const withFd = (path: string, flags: string, f: (fd: number) => void): void => {
+  const fd = fs.openSync(path, flags)
   try {
+    f(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Cut a torn tail off a segment, durably. */
+const cutTail = (path: string, at: number): void =>
+  withFd(path, "r+", (fd) => {
     fs.ftruncateSync(fd, at)
     fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+  })
 
 /** fsync a file by path. */
-const syncFile = (path: string): void => {
-  const fd = fs.openSync(path, "r")
-  try {
-    fs.fdatasyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+const syncFile = (path: string): void => withFd(path, "r", fs.fdatasyncSync)
 
 /** fsync a directory, so a file created or removed in it stays so after a crash. */
-const syncDir = (dir: string): void => {
-  const fd = fs.openSync(dir, "r")
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+const syncDir = (dir: string): void => withFd(dir, "r", fs.fsyncSync)
