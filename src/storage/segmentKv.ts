@@ -59,14 +59,28 @@ interface Replayed {
  * next begins), so a bad frame followed by such a chain is damage to data already acknowledged.
  */
 const validFramesAfter = (bytes: Uint8Array, from: number): boolean => {
-  for (let p = from + 1; p + FRAME_HEADER_BYTES < bytes.length; p++) {
-    let at = p
-    for (;;) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // Follow the length fields first (cheap); only a chain that lands exactly on the end is worth
+  // its CRCs, so a long torn tail of entry data costs a scan, not a CRC per offset.
+  const landsOnEnd = (p: number): boolean => {
+    for (let at = p; at + FRAME_HEADER_BYTES <= bytes.length; ) {
+      const length = view.getUint32(at)
+      if (length === 0) return false
+      at += FRAME_HEADER_BYTES + length
+      if (at === bytes.length) return true
+    }
+    return false
+  }
+  const checks = (p: number): boolean => {
+    for (let at = p; ; ) {
       const read = readFrame(bytes, at)
-      if (read._tag !== "Frame") break
+      if (read._tag !== "Frame") return false
       at = read.end
       if (at === bytes.length) return true
     }
+  }
+  for (let p = from + 1; p + FRAME_HEADER_BYTES < bytes.length; p++) {
+    if (landsOnEnd(p) && checks(p)) return true
   }
   return false
 }
