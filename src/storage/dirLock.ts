@@ -1,6 +1,6 @@
 /**
  * An exclusive lock on a directory for one process: a lock file holding the owner's pid, created
- * with O_EXCL. Node has no flock, so a lock left by a process that died is recognised by its pid no
+ * atomically (link(2) fails when it exists). Node has no flock, so a lock left by a process that died is recognised by its pid no
  * longer running and taken over. Locks held by this process are tracked in memory too, so a second
  * open from the same process is refused like one from another process.
  */
@@ -29,11 +29,14 @@ export const lockDir = (path: string): (() => void) => {
   if (heldHere.has(path)) throw new DirLocked(`${path} is held by this process`)
   for (let attempt = 0; ; attempt++) {
     try {
-      const fd = fs.openSync(path, "wx")
+      // Written aside, then linked into place (which fails if the lock exists): a lock file is
+      // never seen without its pid.
+      const aside = `${path}.${process.pid}.tmp`
+      fs.writeFileSync(aside, `${process.pid}\n`)
       try {
-        fs.writeSync(fd, `${process.pid}\n`)
+        fs.linkSync(aside, path)
       } finally {
-        fs.closeSync(fd)
+        fs.rmSync(aside, { force: true })
       }
       heldHere.add(path)
       return () => {
