@@ -18,8 +18,9 @@
  *   only for their entries: a segment is deleted once every entry it holds is at or below the
  *   compaction point (`clearEntries`), oldest first.
  * - Compaction is recorded as a clear-entries op, so a replay never returns compacted entries.
- * - Nothing is cached: the open-time reads (`entryBounds`, `readEntries`, `isEmpty`) replay the
- *   segments; metas are kept in memory for the next segment's header.
+ * - Only metas are kept in memory (for the next segment's header). The open-time reads
+ *   (`entryBounds`, `readEntries`, `isEmpty`) use the open's replay until the first write, and
+ *   replay the segments again after it.
  */
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
@@ -185,7 +186,7 @@ export const openSegmentKv = (
         fs.rmSync(pathOf(last.seq))
         segments.pop()
       }
-      return Effect.succeed({ segments, metas: replayed.metas })
+      return Effect.succeed({ segments, metas: replayed.metas, replayed })
     }).pipe(
       Effect.catchDefect((e) => Effect.fail(ioError("read", location)(e))),
       Effect.onError(() => Effect.sync(release))
@@ -196,6 +197,7 @@ export const openSegmentKv = (
   const make = (state: {
     readonly segments: Array<Segment>
     readonly metas: Map<MetaName, Uint8Array>
+    readonly replayed: Replayed
     readonly release: () => void
   }) => {
     const { segments, metas } = state
@@ -206,9 +208,12 @@ export const openSegmentKv = (
     // Set when a write failed in a way that leaves the file's state unknown (a failed fsync).
     let broken: string | undefined
 
+    // The open's replay serves the open-time reads until the first write changes the store.
+    let sinceOpen: Replayed | undefined = state.replayed
+
     /** Replay for the open-time reads (read-only: the open already repaired the tail). */
     const scan = Effect.suspend(() => {
-      const replayed = replay(segments, false)
+      const replayed = sinceOpen ?? replay(segments, false)
       return replayed instanceof CorruptDataDir ? Effect.fail(replayed) : Effect.succeed(replayed)
     }).pipe(Effect.catchDefect((e) => Effect.fail(ioError("read", location)(e))))
 
@@ -240,6 +245,7 @@ export const openSegmentKv = (
     }
 
     const append = (ops: ReadonlyArray<SegmentOp>, sync: boolean): void => {
+      sinceOpen = undefined
       if (broken !== undefined) throw new Error(`the log store failed earlier and is closed: ${broken}`)
       if (fd === undefined || size >= segmentBytes) {
         roll(ops)
