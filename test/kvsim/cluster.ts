@@ -48,6 +48,7 @@ const REQUEST = FIRST_WORKLOAD_KIND
 const ANSWER = FIRST_WORKLOAD_KIND + 1
 const SNAPSHOT_CHUNK = FIRST_WORKLOAD_KIND + 2
 const SNAPSHOT_SAVED = FIRST_WORKLOAD_KIND + 3
+const READS_DUE = FIRST_WORKLOAD_KIND + 4
 export const KV_WORKLOAD_KIND = FIRST_WORKLOAD_KIND + 10
 
 /** Everything the KV layer did in one run. */
@@ -95,6 +96,8 @@ class NodeServer {
   readonly waiters = new Map<number, { readonly term: number; readonly env: Envelope }>()
   /** Linearizable reads waiting for their read index, by read id. */
   readonly reads = new Map<number, Envelope>()
+  /** Reads held for the node's next proposal (as the runtime sends a turn's reads with it). */
+  held: number[] = []
   pendingProposals = 0
   logBytes = 0
   snapshot: SnapshotInFlight | undefined = undefined
@@ -192,6 +195,9 @@ export class KvCluster extends Cluster {
       case SNAPSHOT_SAVED:
         this.onSnapshotSaved(ev)
         return true
+      case READS_DUE:
+        this.onReadsDue(ev)
+        return true
       default:
         return false
     }
@@ -213,6 +219,12 @@ export class KvCluster extends Cluster {
       const id = this.nextReadId++
       srv.reads.set(id, env)
       this.checker.readIssued(id, n.id)
+      // A third of reads wait a little for a proposal to ride on; alone they go as a ReadIndex.
+      if (this.kvRng.chance(1 / 3)) {
+        if (srv.held.length === 0) this.at(this.now + this.kvRng.range(0.05, 1), READS_DUE, n.id, n.inc)
+        srv.held.push(id)
+        return
+      }
       this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids: [id] })
       return
     }
@@ -225,10 +237,27 @@ export class KvCluster extends Cluster {
     this.proposing.set(id, { node: n.id, env, data })
     srv.pendingProposals++
     this.kvStats.proposals++
-    this.deliver(n, { _tag: "Propose", ...this.eventBase(n), id, data: [data] })
+    const reads = srv.held
+    srv.held = []
+    this.deliver(
+      n,
+      reads.length > 0
+        ? { _tag: "Propose", ...this.eventBase(n), id, data: [data], reads }
+        : { _tag: "Propose", ...this.eventBase(n), id, data: [data] }
+    )
     if (this.proposing.delete(id) && !this.failed) {
       this.checker.fail(KvInvariant.kvContract, `n${n.id}: proposal ${id} neither accepted nor dropped`)
     }
+  }
+
+  /** Held reads that no proposal took: they go alone (the node's incarnation must still be up). */
+  private onReadsDue(ev: SimEvent): void {
+    const n = this.node(ev.node)
+    const srv = this.servers[n.id]
+    if (!n.up || n.inc !== ev.inc || srv === undefined || srv.held.length === 0) return
+    const ids = srv.held
+    srv.held = []
+    this.deliver(n, { _tag: "ReadIndex", ...this.eventBase(n), ids })
   }
 
   /** The node's wall clock (ms): the global virtual time plus its incarnation's skew. */
