@@ -1,12 +1,12 @@
 /**
  * CPU cost of the client SDK per call: closed-loop clients on the Promise API (as the load bench
  * runs them) against a fake node (test/client/fake-node.ts) in a child process, so this
- * process's CPU (process.cpuUsage) is the SDK's alone: our code, the Effect runtime, effect/rpc
- * and the socket.
+ * process's CPU (process.cpuUsage) is the SDK's alone: our code, the Effect runtime, the wire
+ * codec and the socket.
  *
  * `effect put` is the Effect API's put run with `Effect.runPromiseExit`. For reference it also
- * measures `raw`: the same calls straight on the SDK's connection (the
- * effect/rpc client, one `Effect.runPromiseExit` per call) - the floor the SDK's own layers
+ * measures `raw`: the same calls straight on the SDK's connection (src/client/connections.ts,
+ * one `Effect.runPromiseExit` per call) - the floor the SDK's own layers
  * (guard, deadline, retries, sessions) add to.
  *
  * Usage: node bench/sdk-calls.ts [--clients 20] [--ops 20000] [--rounds 7] [--only "sdk put"]
@@ -76,7 +76,7 @@ const main = async (): Promise<void> => {
   const sdk: KvConnection[] = []
   for (let c = 0; c < clients; c++) sdk.push(await connect({ endpoints: [server.endpoint] }))
 
-  // raw: one effect/rpc client per loop, like the SDK's one connection per client.
+  // raw: one bare connection per loop, like the SDK's one connection per client.
   const scope = Effect.runSync(Scope.make())
   const raw = await Effect.runPromise(
     Effect.forEach(Array.from({ length: clients }), () =>

@@ -4,10 +4,10 @@
  * Run: `node bench/server-path.ts [--rounds 7] [--n 20000]` (Node 24 from node_modules).
  *
  * Cases (each the median of several rounds, CPU microseconds per call from `process.cpuUsage`):
- * - `put`, `get`: the `KvRpcs` handlers of `layerKvHandlers` (with the Prometheus metrics layer)
+ * - `put`, `get`: the `KvHandlers` of `layerKvHandlers` (with the Prometheus metrics layer)
  *   over a fake RaftNode that applies each proposal to the real KV state machine at once, called
- *   one after another in one fiber (what RpcServer runs per request, minus decoding and I/O).
- * - `put-fiber`: the same Put, each run in a fresh fiber (`Effect.runFork`), as RpcServer does.
+ *   one after another in one fiber (what the client port runs per request, minus decoding and I/O).
+ * - `put-fiber`: the same Put, each run in a fresh fiber (`Effect.runFork`), as the client port does.
  * - `sink-turn`: the metrics sink calls of one leader turn that commits one proposal (proposed,
  *   2 AppendEntries sent, 2 responses received, persisted, committed, applied, turn): per turn.
  * - `render`: one `/metrics` exposition (what a scrape costs), per render.
@@ -16,13 +16,12 @@
 import { Context, Deferred, Effect, Exit, Layer } from "effect"
 import type { RaftState } from "../src/core/state.ts"
 import type { AppendEntries, AppendEntriesResponse, Persist } from "../src/core/types.ts"
-import { Get, OpenSession, Put } from "../src/kv/protocol.ts"
 import { MetricsSink } from "../src/metrics/MetricsSink.ts"
 import { layerPrometheus, MetricsExposition } from "../src/metrics/prometheus.ts"
 import type { ProposeError } from "../src/runtime/errors.ts"
 import { type Proposal, RaftNode } from "../src/runtime/RaftNode.ts"
 import { KvMachine, layerKvMachine } from "../src/server/KvMachine.ts"
-import { layerKvHandlers } from "../src/server/KvHandlers.ts"
+import { KvHandlers, layerKvHandlers } from "../src/server/KvHandlers.ts"
 import { layerUnwired } from "../src/transport/unwired.ts"
 
 const args = process.argv.slice(2)
@@ -71,11 +70,6 @@ const handlersLayer = layerKvHandlers({ clientAddresses: new Map() }).pipe(
   Layer.provideMerge(metricsLayer)
 )
 
-type Handler = (payload: unknown, options: unknown) => Effect.Effect<unknown, unknown>
-const handlerOf = (ctx: Context.Context<never>, key: string): Handler =>
-  (Context.getUnsafe(ctx, { key } as unknown as Context.Key<never, never>) as unknown as { handler: Handler })
-    .handler
-
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
@@ -112,12 +106,9 @@ const keys = Array.from({ length: KEYS }, (_, i) => te.encode(`key-${String(i).p
 const value = new Uint8Array(128).fill(7)
 
 const main = Effect.gen(function* () {
-  const ctx = (yield* Layer.build(handlersLayer)) as Context.Context<never>
-  const put = handlerOf(ctx, Put.key)
-  const get = handlerOf(ctx, Get.key)
-  const open = handlerOf(ctx, OpenSession.key)
-  const options = {}
-  const { session } = (yield* open(undefined, options)) as { session: number }
+  const ctx = yield* Layer.build(handlersLayer)
+  const api = Context.get(ctx, KvHandlers)
+  const { session } = yield* api.OpenSession()
   let seq = 0
   const putRequest = () => {
     seq++
@@ -190,14 +181,14 @@ const main = Effect.gen(function* () {
     sink.turn(3, 0, state(), index * 160)
   }
   const figures = measure([
-    { name: "put", n: N, run: (n) => loop(n, () => put(putRequest(), options)) },
-    { name: "get", n: N, run: (n) => loop(n, () => get(getRequest(), options)) },
+    { name: "put", n: N, run: (n) => loop(n, () => api.Put(putRequest())) },
+    { name: "get", n: N, run: (n) => loop(n, () => api.Get(getRequest())) },
     {
       name: "putFiber",
       n: N,
       run: (n) => {
         for (let i = 0; i < n; i++) {
-          const exit = Effect.runFork(put(putRequest(), options)).pollUnsafe()
+          const exit = Effect.runFork(api.Put(putRequest())).pollUnsafe()
           if (exit === undefined || !Exit.isSuccess(exit)) throw new Error("put did not complete at once")
         }
       }

@@ -16,13 +16,13 @@
  *   fail with `ClientClosed`.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import type { RpcClientError } from "effect/rpc"
-import type { Consistency, NodeStatus as NodeStatusSchema } from "../kv/protocol.ts"
+import type { Consistency, NodeStatus as WireNodeStatus } from "../kv/protocol.ts"
 import { Timeout } from "../kv/protocol.ts"
 import { type BytesInput, toBytes, toText } from "./bytes.ts"
 import { Calls, type Prepared } from "./calls.ts"
-import { type KvRpcClient, makePool } from "./connections.ts"
+import { makePool, type NodeConnection } from "./connections.ts"
 import {
+  type ConnectionLost,
   type DeleteError,
   type GetError,
   type InvalidClientOptions,
@@ -39,7 +39,7 @@ import { makeSessions, type WriteSlot } from "./sessions.ts"
 export type { Consistency } from "../kv/protocol.ts"
 
 /** What `Status` reports about one node. */
-export type NodeStatus = typeof NodeStatusSchema.Type
+export type NodeStatus = WireNodeStatus
 
 /** A key's value and version. */
 export interface Entry<V> {
@@ -225,7 +225,7 @@ export const makeWithInternals = (
      */
     const write = <A, E>(
       operation: "Put" | "Delete",
-      send: (slot: WriteSlot) => (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>
+      send: (slot: WriteSlot) => (node: NodeConnection) => Effect.Effect<A, E | ConnectionLost>
     ) => {
       type Failed = OutcomeUnknown | Exclude<Exclude<E, Retryable>, Answered>
       // Plain combinators, no generator: this runs for every write.

@@ -66,6 +66,33 @@ export class NodeUnreachable extends Schema.TaggedError<NodeUnreachable>()("Node
   }
 }
 
+/**
+ * The connection to a node could not be opened (`open`: the request was never sent) or broke,
+ * or carried something unreadable, with the request on it (`lost`: it may have reached the
+ * node). The client retries both on its own, on the next node.
+ */
+export class ConnectionLost extends Schema.TaggedError<ConnectionLost>()("ConnectionLost", {
+  endpoint: Schema.String,
+  phase: Schema.Literals(["open", "lost"]),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return this.phase === "open"
+      ? `cannot connect to ${this.endpoint} (${this.detail})`
+      : `connection to ${this.endpoint} lost (${this.detail})`
+  }
+}
+
+/** The node could not read a request, or failed to answer it: a bug on one side, not retried. */
+export class RequestRefused extends Schema.TaggedError<RequestRefused>()("RequestRefused", {
+  endpoint: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.endpoint} refused the request: ${this.reason}`
+  }
+}
+
 export type GetError = KeyTooLarge | Timeout | ClientClosed
 export type PutError = VersionMismatch | KeyTooLarge | ValueTooLarge | Timeout | OutcomeUnknown | ClientClosed
 export type DeleteError = VersionMismatch | KeyTooLarge | Timeout | OutcomeUnknown | ClientClosed

@@ -12,7 +12,7 @@ export interface RetryEvent {
   readonly endpoint: string
   /** 1 for the first retry. */
   readonly attempt: number
-  /** Tag of the error that caused the retry (NotLeader, Busy, RpcClientError...). */
+  /** Tag of the error that caused the retry (NotLeader, Busy, ConnectionLost...). */
   readonly error: string
   /** One line describing it. */
   readonly detail: string

@@ -12,11 +12,10 @@
  * The attempt is rebuilt from the same inputs each time, so a write keeps its (session, seq).
  */
 import { Cause, Effect, Random, Result } from "effect"
-import { RpcClientError } from "effect/rpc"
 import type { Busy, LeadershipLost, NotLeader, ReadNotConfirmed } from "../kv/protocol.ts"
 import { backoffDelay } from "./backoff.ts"
-import type { ConnectionPool, KvRpcClient } from "./connections.ts"
-import { NodeUnreachable } from "./errors.ts"
+import type { ConnectionPool, NodeConnection } from "./connections.ts"
+import { ConnectionLost, NodeUnreachable } from "./errors.ts"
 import type { Operation, ResolvedOptions } from "./options.ts"
 import type { Router } from "./router.ts"
 
@@ -59,15 +58,8 @@ export interface Answer<A> {
 /** One line about a failed attempt, for {@link RetryEvent}. */
 export const describeAttemptError = (error: unknown): string => {
   if (error instanceof NodeUnreachable) return error.message
-  if (error instanceof RpcClientError.RpcClientError) {
-    // The socket errors' own messages are generic ("An error occurred during Open"): name the cause.
-    const reason = error.reason
-    const cause = (reason as { readonly cause?: unknown }).cause
-    const detail = cause instanceof Error ? cause.message : reason.message
-    if (reason._tag === "SocketOpenError") return `cannot connect (${detail})`
-    if (reason._tag === "SocketCloseError") return "connection closed by the node"
-    if (reason._tag.startsWith("Socket")) return `connection lost (${detail})`
-    return error.message
+  if (error instanceof ConnectionLost) {
+    return error.phase === "open" ? `cannot connect (${error.detail})` : `connection lost (${error.detail})`
   }
   const hint = (error as { readonly leaderHint?: unknown }).leaderHint
   switch (tagOf(error)) {
@@ -85,8 +77,8 @@ export const describeAttemptError = (error: unknown): string => {
 }
 
 /** May a failed connection have carried the request? Not when it never opened. */
-const maybeSent = (error: RpcClientError.RpcClientError | NodeUnreachable): boolean =>
-  error instanceof RpcClientError.RpcClientError && error.reason._tag !== "SocketOpenError"
+const maybeSent = (error: ConnectionLost | NodeUnreachable): boolean =>
+  error instanceof ConnectionLost && error.phase === "lost"
 
 /**
  * Sends `attempt` to the node the router names until it answers with anything but a retryable
@@ -96,7 +88,7 @@ const maybeSent = (error: RpcClientError.RpcClientError | NodeUnreachable): bool
 export const retrying = <A, E>(
   caller: Caller,
   operation: Operation,
-  attempt: (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
+  attempt: (node: NodeConnection) => Effect.Effect<A, E | ConnectionLost>,
   options: RetryingOptions
 ): Effect.Effect<Answer<A>, Exclude<E, Retryable>> =>
   Effect.suspend(() => retryLoop(caller, operation, attempt, options))
@@ -105,7 +97,7 @@ export const retrying = <A, E>(
 const retryLoop = <A, E>(
   caller: Caller,
   operation: Operation,
-  attempt: (rpc: KvRpcClient) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
+  attempt: (node: NodeConnection) => Effect.Effect<A, E | ConnectionLost>,
   options: RetryingOptions
 ): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
   const { router, pool } = caller
@@ -113,8 +105,8 @@ const retryLoop = <A, E>(
   let lastWasImmediate = false
   const send = (): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
     const endpoint = router.target()
-    const rpc = pool.ready(endpoint)
-    const call = rpc === undefined ? Effect.flatMap(pool.get(endpoint), attempt) : attempt(rpc)
+    const node = pool.ready(endpoint)
+    const call = node === undefined ? Effect.flatMap(pool.get(endpoint), attempt) : attempt(node)
     return Effect.matchCauseEffect(call, {
       onSuccess: (value) => {
         if (options.leaderOnly) router.confirmed(endpoint)
@@ -125,7 +117,7 @@ const retryLoop = <A, E>(
   }
   /** Classifies a failed attempt: fails the call, or waits the backoff and sends again. */
   const afterFailure = (
-    cause: Cause.Cause<E | RpcClientError.RpcClientError | NodeUnreachable>,
+    cause: Cause.Cause<E | ConnectionLost | NodeUnreachable>,
     endpoint: string
   ): Effect.Effect<Answer<A>, Exclude<E, Retryable>> => {
     const found = Cause.findError(cause)
@@ -138,10 +130,7 @@ const retryLoop = <A, E>(
       error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
       options.onUncertain?.()
       router.passOver(endpoint)
-    } else if (
-      found.success instanceof RpcClientError.RpcClientError ||
-      found.success instanceof NodeUnreachable
-    ) {
+    } else if (found.success instanceof ConnectionLost || found.success instanceof NodeUnreachable) {
       error = found.success
       if (maybeSent(found.success)) options.onUncertain?.()
       router.passOver(endpoint)

@@ -1,9 +1,9 @@
 /**
- * The KV service a node offers on its client port: the handlers of the `KvRpcs` protocol on top
+ * The KV service a node offers on its client port: the handlers of the `KvApi` calls on top
  * of the Raft node (writes are proposals, linearizable reads go through ReadIndex) and the local
  * KV state machine (reads).
  */
-import { Effect, Result } from "effect"
+import { Context, Effect, Layer, Result } from "effect"
 import { encodeCommand, type Command as KvCommand } from "../kv/command.ts"
 import { checkLimits } from "../kv/limits.ts"
 import {
@@ -11,7 +11,7 @@ import {
   deleteOutcome,
   type GetResponse,
   KeyTooLarge,
-  KvRpcs,
+  type KvApi,
   LeadershipLost,
   limitError,
   NotLeader,
@@ -24,6 +24,9 @@ import { requestObserver } from "../metrics/kv.ts"
 import { MetricsSink } from "../metrics/MetricsSink.ts"
 import { type Proposal, RaftNode } from "../runtime/RaftNode.ts"
 import { KvMachine } from "./KvMachine.ts"
+
+/** The calls of the client port, served by this node (the transport is `KvServer.ts`). */
+export class KvHandlers extends Context.Service<KvHandlers, KvApi>()("raftkv/KvHandlers") {}
 
 export interface KvHandlersOptions {
   /** Client addresses of the cluster's nodes by id, for NotLeader hints (may be partial). */
@@ -82,7 +85,8 @@ const deleteAnswer = (p: Proposal) => fromResult(deleteOutcome(p.result as Apply
  * KV gauges are read when metrics are scraped instead of refreshed by every request.
  */
 export const layerKvHandlers = (options: KvHandlersOptions) =>
-  KvRpcs.toLayer(
+  Layer.effect(
+    KvHandlers,
     Effect.gen(function* () {
       const node = yield* RaftNode
       const kv = yield* KvMachine
@@ -122,9 +126,9 @@ export const layerKvHandlers = (options: KvHandlersOptions) =>
         })
       const readFailed = (e: ReadError) => Effect.fail(toReadError(e))
 
-      return KvRpcs.of({
+      return KvHandlers.of({
         Get: (req) =>
-          observeGet((): Effect.Effect<typeof GetResponse.Type, KeyTooLarge | ReadNotConfirmed> => {
+          observeGet((): Effect.Effect<GetResponse, KeyTooLarge | ReadNotConfirmed> => {
             if (req.key.length > kv.config.maxKeyBytes) return Effect.fail(keyTooLarge(req.key))
             if (req.consistency !== "linearizable") return read(req.key)
             return Effect.matchEffect(node.readBarrier, {

@@ -40,7 +40,7 @@ describe("client command outcomes", () => {
       operation: "Put" as const,
       endpoint: "h:1",
       attempt: 3,
-      error: "RpcClientError",
+      error: "ConnectionLost",
       detail: "cannot connect (ECONNREFUSED)",
       next: "h:2",
       delayMs: 40

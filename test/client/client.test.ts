@@ -1,5 +1,5 @@
 /**
- * The client's retry and leader-following logic against fake nodes: the real effect/rpc server
+ * The client's retry and leader-following logic against fake nodes: the real client-port server
  * over real TCP on 127.0.0.1 with scripted handlers (test/client/fake-node.ts).
  */
 import { assert, describe, expect, it } from "@effect/vitest"

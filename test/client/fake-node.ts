@@ -1,22 +1,20 @@
 /**
- * In-process fake nodes for client tests: the real effect/rpc server of `KvRpcs` over real TCP
- * (SchemaBinary, like src/server/KvServer.ts), with handlers a test scripts per node. By default
+ * In-process fake nodes for client tests: the real client-port server (src/server/KvServer.ts)
+ * over real TCP, with handlers a test scripts per node. By default
  * a node acts as a healthy leader over a shared in-memory store; a test overrides single RPCs
  * (NotLeader with a hint, Busy, SessionExpired, hanging...) and reads back every call received.
  */
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { Effect, Exit, Layer, Scope } from "effect"
-import { RpcSerialization, RpcServer } from "effect/rpc"
-import { SocketServer } from "effect/socket"
+import { Effect, Exit, Scope } from "effect"
 import {
   type CloseSessionRequest,
   type DeleteRequest,
   type GetRequest,
-  KvRpcs,
+  type KvApi,
   NotLeader,
   type PutRequest,
   VersionMismatch
 } from "../../src/kv/protocol.ts"
+import { serveClients } from "../../src/server/KvServer.ts"
 
 type Tag = "Get" | "Put" | "Delete" | "OpenSession" | "CloseSession" | "Status"
 
@@ -32,7 +30,6 @@ interface Payloads {
 /** A scripted handler: any answer or error (the RPC schemas still check what is sent). */
 export type Handler<T extends Tag> = (payload: Payloads[T]) => Effect.Effect<unknown, unknown>
 export type Handlers = { -readonly [T in Tag]: Handler<T> }
-type RpcHandlers = Parameters<typeof KvRpcs.of>[0]
 
 export interface Call {
   readonly rpc: Tag
@@ -52,7 +49,7 @@ export class FakeStore {
 
 export interface FakeNode {
   readonly id: number
-  readonly endpoint: string
+  endpoint: string
   readonly calls: Call[]
   /** Overrides of the default (leader) behaviour; tests replace entries at will. */
   overrides: Partial<Handlers>
@@ -101,25 +98,21 @@ export const startFakeNode = (id: number, store: FakeStore): Effect.Effect<FakeN
   Effect.gen(function* () {
     const outer = yield* Effect.scope
     const scope = yield* Scope.fork(outer)
-    const server = yield* NodeSocketServer.make({ host: "127.0.0.1", port: 0 }).pipe(
-      Scope.provide(scope),
-      Effect.orDie
-    )
-    const port = "port" in server.address ? server.address.port : 0
     const defaults = leaderHandlers(id, store)
     const node: FakeNode = {
       id,
-      endpoint: `127.0.0.1:${port}`,
+      endpoint: "",
       calls: [],
       overrides: {},
       inFlight: { now: 0, max: 0 },
       stop: Scope.close(scope, Exit.void)
     }
     // Records the call, then runs the node's override or default handler for it.
-    const dispatch = <T extends Tag>(rpc: T) => {
-      // biome-ignore lint/suspicious/noExplicitAny: one forwarder serves every rpc's own signature
-      const forward = (payload: any, options: any) => {
-        node.calls.push({ rpc, payload, connection: options.client.id })
+    const dispatch =
+      <T extends Tag>(rpc: T, connection: number) =>
+      // biome-ignore lint/suspicious/noExplicitAny: one forwarder serves every call's own signature
+      (payload?: any): Effect.Effect<any, any> => {
+        node.calls.push({ rpc, payload, connection })
         const handler: Handler<T> = node.overrides[rpc] ?? defaults[rpc]
         return Effect.suspend(() => {
           node.inFlight.now++
@@ -127,28 +120,21 @@ export const startFakeNode = (id: number, store: FakeStore): Effect.Effect<FakeN
           return handler(payload)
         }).pipe(Effect.ensuring(Effect.sync(() => node.inFlight.now--)))
       }
-      // The RPC server checks answers against the schemas.
-      return forward as unknown as RpcHandlers[T]
-    }
-    const handlers = KvRpcs.toLayer(
-      Effect.succeed(
-        KvRpcs.of({
-          Get: dispatch("Get"),
-          Put: dispatch("Put"),
-          Delete: dispatch("Delete"),
-          OpenSession: dispatch("OpenSession"),
-          CloseSession: dispatch("CloseSession"),
-          Status: dispatch("Status")
-        })
-      )
+    // The wire encoder checks every answer against its call's type.
+    const api = (connection: number): KvApi => ({
+      Get: dispatch("Get", connection),
+      Put: dispatch("Put", connection),
+      Delete: dispatch("Delete", connection),
+      OpenSession: dispatch("OpenSession", connection),
+      CloseSession: dispatch("CloseSession", connection),
+      // Scripted handlers may fail even where a node never does (a test of the client's reaction).
+      Status: dispatch("Status", connection) as KvApi["Status"]
+    })
+    const bound = yield* serveClients({ host: "127.0.0.1", port: 0 }, api).pipe(
+      Scope.provide(scope),
+      Effect.orDie
     )
-    const serverLayer = RpcServer.layer(KvRpcs, { disableTracing: true, concurrency: "unbounded" }).pipe(
-      Layer.provide(handlers),
-      Layer.provide(RpcServer.layerProtocolSocketServer),
-      Layer.provide(RpcSerialization.layerSchemaBinary()),
-      Layer.provide(Layer.succeed(SocketServer.SocketServer, server))
-    )
-    yield* Layer.buildWithScope(serverLayer, scope)
+    node.endpoint = `127.0.0.1:${bound.port}`
     return node
   })
 

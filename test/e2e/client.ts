@@ -2,40 +2,33 @@
  * A bare protocol client for end-to-end tests (no SDK logic: no retries, no leader following),
  * so tests see exactly what a node answers.
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { Effect, Exit, Layer, Scope } from "effect"
-import { RpcClient, RpcSerialization } from "effect/rpc"
-import { KvRpcs } from "../../src/kv/protocol.ts"
-
-const makeClient = RpcClient.make(KvRpcs)
-type Client = Effect.Success<typeof makeClient>
+import { Effect, Exit, Scope } from "effect"
+import { makePool, type NodeConnection } from "../../src/client/connections.ts"
 
 export class RawClient {
   private readonly scope: Scope.Closeable
-  readonly rpc: Client
-  private constructor(scope: Scope.Closeable, rpc: Client) {
+  readonly rpc: NodeConnection
+  private constructor(scope: Scope.Closeable, rpc: NodeConnection) {
     this.scope = scope
     this.rpc = rpc
   }
 
+  /** A client of the node at `endpoint`; it connects with its first call. */
   static async connect(endpoint: string): Promise<RawClient> {
-    const [host, port] = endpoint.split(":") as [string, string]
-    const protocol = RpcClient.layerProtocolSocket().pipe(
-      Layer.provide(RpcSerialization.layerSchemaBinary()),
-      Layer.provide(NodeSocket.layerNet({ host, port: Number(port) }))
-    )
     return Effect.runPromise(
       Effect.gen(function* () {
         const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(protocol, scope)
-        const rpc = yield* makeClient.pipe(Effect.provideContext(context), Scope.provide(scope))
-        return new RawClient(scope, rpc)
+        const pool = yield* makePool({ connectTimeoutMs: 2000, keepAliveMs: 5000 }).pipe(Scope.provide(scope))
+        return new RawClient(scope, yield* pool.get(endpoint))
       })
     )
   }
 
   /** Run one call, with a time limit, returning its Exit (never throws). */
-  run<A, E>(f: (rpc: Client) => Effect.Effect<A, E>, timeoutMs = 5000): Promise<Exit.Exit<A, E | string>> {
+  run<A, E>(
+    f: (rpc: NodeConnection) => Effect.Effect<A, E>,
+    timeoutMs = 5000
+  ): Promise<Exit.Exit<A, E | string>> {
     return Effect.runPromiseExit(
       f(this.rpc).pipe(
         Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail("timeout" as const) })

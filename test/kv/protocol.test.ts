@@ -1,20 +1,15 @@
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
-import { SchemaBinary } from "effect/encoding"
+import { Effect } from "effect"
 import * as Result from "effect/Result"
-import { RpcClient, RpcSerialization, RpcServer } from "effect/rpc"
-import { SocketServer } from "effect/socket"
+import { makePool } from "../../src/client/connections.ts"
 import { encodeCommand } from "../../src/kv/command.ts"
 import { checkLimits } from "../../src/kv/limits.ts"
 import {
   deleteOutcome,
   KeyTooLarge,
-  KvRpcs,
+  type KvApi,
   limitError,
   NotLeader,
-  Put,
   putOutcome,
   SessionExpired,
   StaleSequence,
@@ -22,90 +17,72 @@ import {
   VersionMismatch
 } from "../../src/kv/protocol.ts"
 import { KvStateMachine } from "../../src/kv/state-machine.ts"
+import { serveClients } from "../../src/server/KvServer.ts"
 import { bytes } from "./fixtures.ts"
 
 /**
  * A stand-in for a node: applies each write to a local state machine right away (no Raft), the
  * way the real service answers once the entry is applied. `leader: false` answers NotLeader.
  */
-const handlers = (options: { readonly leader: boolean }) =>
-  KvRpcs.toLayer(
-    Effect.sync(() => {
-      const sm = new KvStateMachine({ maxKeyBytes: 16, maxValueBytes: 64 })
-      const propose = (command: Parameters<typeof encodeCommand>[0]) =>
-        sm.apply(sm.appliedIndex + 1, { term: 1, kind: "command", data: encodeCommand(command) })
-      const notLeader = new NotLeader({ leaderHint: "127.0.0.1:7101" })
-      return KvRpcs.of({
-        Get: ({ key }) => {
-          const limit = checkLimits(sm.config, key, undefined)
-          if (limit !== undefined)
-            return Effect.fail(new KeyTooLarge({ size: limit.size, limit: limit.limit }))
-          const found = sm.get(key)
-          return Effect.succeed({
-            entry: found === undefined ? null : { value: found.value, version: found.version },
-            appliedIndex: sm.appliedIndex,
-            commitIndex: sm.appliedIndex
-          })
-        },
-        Put: (p) => {
-          if (!options.leader) return Effect.fail(notLeader)
-          const limit = checkLimits(sm.config, p.key, p.value)
-          if (limit !== undefined) return Effect.fail(limitError(limit)) // fast reject at the port
-          const r = propose({ _tag: "Put", at: 0, ...p })
-          return Effect.fromResult(putOutcome(r))
-        },
-        Delete: (p) => {
-          if (!options.leader) return Effect.fail(notLeader)
-          return Effect.fromResult(deleteOutcome(propose({ _tag: "Delete", at: 0, ...p })))
-        },
-        OpenSession: () => {
-          if (!options.leader) return Effect.fail(notLeader)
-          const r = propose({ _tag: "OpenSession", at: 0 })
-          return r._tag === "SessionOpened" ? Effect.succeed({ session: r.session }) : Effect.die(r)
-        },
-        CloseSession: ({ session }) => {
-          const r = propose({ _tag: "CloseSession", at: 0, session })
-          return r._tag === "SessionClosed" ? Effect.succeed({ closed: r.closed }) : Effect.die(r)
-        },
-        Status: () =>
-          Effect.succeed({
-            id: 1,
-            role: options.leader ? ("leader" as const) : ("follower" as const),
-            term: 1,
-            leader: options.leader ? 1 : null,
-            commitIndex: sm.appliedIndex,
-            appliedIndex: sm.appliedIndex
-          })
+const handlers = (options: { readonly leader: boolean }): KvApi => {
+  const sm = new KvStateMachine({ maxKeyBytes: 16, maxValueBytes: 64 })
+  const propose = (command: Parameters<typeof encodeCommand>[0]) =>
+    sm.apply(sm.appliedIndex + 1, { term: 1, kind: "command", data: encodeCommand(command) })
+  const notLeader = new NotLeader({ leaderHint: "127.0.0.1:7101" })
+  return {
+    Get: ({ key }) => {
+      const limit = checkLimits(sm.config, key, undefined)
+      if (limit !== undefined) return Effect.fail(new KeyTooLarge({ size: limit.size, limit: limit.limit }))
+      const found = sm.get(key)
+      return Effect.succeed({
+        entry: found === undefined ? null : { value: found.value, version: found.version },
+        appliedIndex: sm.appliedIndex,
+        commitIndex: sm.appliedIndex
       })
-    })
-  )
+    },
+    Put: (p) => {
+      if (!options.leader) return Effect.fail(notLeader)
+      const limit = checkLimits(sm.config, p.key, p.value)
+      if (limit !== undefined) return Effect.fail(limitError(limit)) // fast reject at the port
+      const r = propose({ _tag: "Put", at: 0, ...p })
+      return Effect.fromResult(putOutcome(r))
+    },
+    Delete: (p) => {
+      if (!options.leader) return Effect.fail(notLeader)
+      return Effect.fromResult(deleteOutcome(propose({ _tag: "Delete", at: 0, ...p })))
+    },
+    OpenSession: () => {
+      if (!options.leader) return Effect.fail(notLeader)
+      const r = propose({ _tag: "OpenSession", at: 0 })
+      return r._tag === "SessionOpened" ? Effect.succeed({ session: r.session }) : Effect.die(r)
+    },
+    CloseSession: ({ session }) => {
+      const r = propose({ _tag: "CloseSession", at: 0, session })
+      return r._tag === "SessionClosed" ? Effect.succeed({ closed: r.closed }) : Effect.die(r)
+    },
+    Status: () =>
+      Effect.succeed({
+        id: 1,
+        role: options.leader ? ("leader" as const) : ("follower" as const),
+        term: 1,
+        leader: options.leader ? 1 : null,
+        commitIndex: sm.appliedIndex,
+        appliedIndex: sm.appliedIndex
+      })
+  }
+}
 
-/** Starts a server on an ephemeral port and returns a client connected to it over real TCP, with
- * the SchemaBinary serialization the nodes use. */
+/** Starts a server on an ephemeral port and returns a client connection to it over real TCP,
+ * as the SDK makes them. */
 const connect = (options: { readonly leader: boolean }) =>
   Effect.gen(function* () {
-    const server = yield* NodeSocketServer.make({ host: "127.0.0.1", port: 0 })
-    const address = server.address
-    if (address._tag !== "InetAddressV4") return yield* Effect.die("expected an IPv4 address")
-    yield* Layer.build(
-      RpcServer.layer(KvRpcs, { disableTracing: true }).pipe(
-        Layer.provide(handlers(options)),
-        Layer.provide(RpcServer.layerProtocolSocketServer),
-        Layer.provide(Layer.succeed(SocketServer.SocketServer)(server)),
-        Layer.provide(RpcSerialization.layerSchemaBinary())
-      )
-    )
-    // Built in the test's scope: the connection must outlive this function.
-    const protocol = yield* Layer.build(
-      RpcClient.layerProtocolSocket().pipe(
-        Layer.provide(NodeSocket.layerNet({ host: "127.0.0.1", port: address.port })),
-        Layer.provide(RpcSerialization.layerSchemaBinary())
-      )
-    )
-    return yield* RpcClient.make(KvRpcs, { disableTracing: true }).pipe(Effect.provideContext(protocol))
+    const api = handlers(options)
+    const address = yield* serveClients({ host: "127.0.0.1", port: 0 }, () => api)
+    const pool = yield* makePool({ connectTimeoutMs: 1000, keepAliveMs: 5000 })
+    return yield* pool.get(`127.0.0.1:${address.port}`)
   })
 
-describe("protocol over TCP (RpcGroup + layerSchemaBinary)", () => {
+describe("protocol over TCP (client-wire, KvServer, client connections)", () => {
   it.live("puts, gets, deletes; typed errors arrive as their classes with their fields", () =>
     Effect.gen(function* () {
       const kv = yield* connect({ leader: true })
@@ -191,30 +168,7 @@ describe("protocol over TCP (RpcGroup + layerSchemaBinary)", () => {
   )
 })
 
-describe("protocol schemas", () => {
-  it("a Put payload round-trips through SchemaBinary; invalid numbers are refused", () => {
-    const codec = SchemaBinary.toCodec(Put.payloadSchema)
-    const payload = {
-      session: 7,
-      seq: 3,
-      ack: 2,
-      key: bytes("k"),
-      value: new Uint8Array([0, 255]),
-      expectedVersion: 0
-    }
-    const decoded = Schema.decodeSync(codec)(Schema.encodeSync(codec)(payload))
-    assert.deepStrictEqual(
-      { ...decoded, key: [...decoded.key], value: [...decoded.value] },
-      {
-        ...payload,
-        key: [...payload.key],
-        value: [0, 255]
-      }
-    )
-    assert.throws(() => Schema.encodeSync(codec)({ ...payload, seq: -1 }))
-    assert.throws(() => Schema.encodeSync(codec)({ ...payload, seq: 1.5 }))
-  })
-
+describe("protocol answers", () => {
   it("apply results map onto protocol answers", () => {
     assert.deepStrictEqual(putOutcome({ _tag: "Written", version: 3 }), Result.succeed({ version: 3 }))
     assert.deepStrictEqual(

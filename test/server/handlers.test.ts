@@ -1,16 +1,14 @@
 /**
- * The KV handlers (src/server/KvHandlers.ts) through effect/rpc's in-memory client and server,
- * over a scripted RaftNode that applies proposals to the real KV state machine: the answers and
+ * The KV handlers (src/server/KvHandlers.ts), called directly (the wire is tested in
+ * test/kv/protocol.test.ts), over a scripted RaftNode that applies proposals to the real KV state machine: the answers and
  * errors clients see, the request metrics, and the KV gauges read when metrics are collected.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer } from "effect"
-import { RpcTest } from "effect/rpc"
 import { encodeCommand } from "../../src/kv/command.ts"
 import {
   Busy,
   KeyTooLarge,
-  KvRpcs,
   LeadershipLost,
   NotLeader,
   ReadNotConfirmed,
@@ -24,7 +22,7 @@ import { layerPrometheus, MetricsExposition } from "../../src/metrics/prometheus
 import * as RuntimeErrors from "../../src/runtime/errors.ts"
 import type { ProposeError, ReadError } from "../../src/runtime/errors.ts"
 import { type Proposal, RaftNode } from "../../src/runtime/RaftNode.ts"
-import { layerKvHandlers } from "../../src/server/KvHandlers.ts"
+import { KvHandlers, layerKvHandlers } from "../../src/server/KvHandlers.ts"
 import { KvMachine, layerKvMachine } from "../../src/server/KvMachine.ts"
 import { layerUnwired } from "../../src/transport/unwired.ts"
 
@@ -120,7 +118,7 @@ const setup = Effect.gen(function* () {
       Layer.provideMerge(layerMemory(metrics))
     )
   )
-  const client = yield* RpcTest.makeClient(KvRpcs).pipe(Effect.provide(services))
+  const client = Context.get(services, KvHandlers)
   return { client, script, metrics, kv: Context.get(services, KvMachine) }
 })
 
@@ -324,7 +322,7 @@ describe("KV gauges in the Prometheus exposition", () => {
           Layer.provideMerge(layerPrometheus.pipe(Layer.provide(layerStubTransport)))
         )
       )
-      const client = yield* RpcTest.makeClient(KvRpcs).pipe(Effect.provide(services))
+      const client = Context.get(services, KvHandlers)
       const render = Context.get(services, MetricsExposition).render
       const sample = (t: string, name: string) => {
         const line = t.split("\n").find((l) => l.startsWith(`${name} `))
