@@ -16,8 +16,15 @@
  */
 import * as Net from "node:net"
 import { Effect, Result, type Scope } from "effect"
-import { decodeResponse, encodeRequest, type Request, type WireMethod } from "../kv/client-wire.ts"
-import type { KvApi } from "../kv/protocol.ts"
+import {
+  decodeResponse,
+  encodeRequest,
+  MAX_CLIENT_FRAME_BYTES,
+  type Request,
+  type WireMethod
+} from "../kv/client-wire.ts"
+import { type KvApi, KeyTooLarge, ValueTooLarge } from "../kv/protocol.ts"
+import { LENGTH_PREFIX_BYTES } from "../transport/codec.ts"
 import { makeFramer } from "../transport/framer.ts"
 import { parseEndpoint } from "./endpoint.ts"
 import { ConnectionLost, NodeUnreachable, RequestRefused } from "./errors.ts"
@@ -56,6 +63,22 @@ const describe = (error: Error): string => {
   return typeof code === "string" && !error.message.includes(code)
     ? `${code}: ${error.message}`
     : error.message
+}
+
+/**
+ * Why a request longer than the client port's frame limit cannot be sent: its key or value, with
+ * the most that would fit. Only keys and values make a request large.
+ */
+const tooLarge = (request: Request, frameBytes: number): KeyTooLarge | ValueTooLarge => {
+  if (request.method === "Put") {
+    const { key, value } = request.payload
+    const room = MAX_CLIENT_FRAME_BYTES - (frameBytes - key.length - value.length)
+    return value.length >= key.length
+      ? new ValueTooLarge({ size: value.length, limit: room - key.length })
+      : new KeyTooLarge({ size: key.length, limit: room - value.length })
+  }
+  const key = request.method === "Get" || request.method === "Delete" ? request.payload.key.length : 0
+  return new KeyTooLarge({ size: key, limit: MAX_CLIENT_FRAME_BYTES - (frameBytes - key) })
 }
 
 /** The connection to one node (see the module comment). */
@@ -224,6 +247,11 @@ class Connection {
     } catch (e) {
       // A payload of the wrong type: the caller's bug, reported as a defect.
       waiting.resume(Effect.die(e))
+      return
+    }
+    if (frame.length - LENGTH_PREFIX_BYTES > MAX_CLIENT_FRAME_BYTES) {
+      // The node would close the connection on it, unanswered: say what is too large instead.
+      waiting.resume(Effect.fail(tooLarge(request, frame.length - LENGTH_PREFIX_BYTES)))
       return
     }
     this.inFlight.set(request.id, waiting)

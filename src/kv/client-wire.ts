@@ -38,6 +38,12 @@ import {
 /** The calls on the wire: the API's, and `Ping` (answered at once, empty: a client's keep-alive). */
 export type WireMethod = Method | "Ping"
 
+/**
+ * Largest frame body a node accepts on its client port (a 1 MiB value and a 4 KiB key fit with
+ * room to spare). A longer one cannot be answered (its id is never read): the connection closes.
+ */
+export const MAX_CLIENT_FRAME_BYTES = 4 * 1024 * 1024
+
 /** A request as it travels: which call, its id and its payload. */
 export type Request =
   | { readonly method: "Ping"; readonly id: number; readonly payload: undefined }
@@ -147,16 +153,24 @@ const OUTCOME_ERROR = 1
 const OUTCOME_REFUSED = 2
 
 const utf8 = new TextEncoder()
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+// ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 // One writer for the process: encoding is synchronous, and `finish` copies the frame out.
 const writer = new Writer(4096)
 
-/** Runs `body` on the shared writer after a length prefix; returns the whole frame. */
+/**
+ * Runs `body` on the shared writer after a length prefix; returns the whole frame. A value of
+ * the wrong shape (a missing field read as undefined...) fails as a {@link WireError} too.
+ */
 const frame = (body: (w: Writer) => void): Uint8Array => {
   writer.reset()
   writer.skip(LENGTH_PREFIX_BYTES)
-  body(writer)
+  try {
+    body(writer)
+  } catch (e) {
+    throw e instanceof WireError ? e : new WireError(`not encodable: ${String(e)}`)
+  }
   writer.patchU32(0, writer.length - LENGTH_PREFIX_BYTES)
   return writer.finish()
 }

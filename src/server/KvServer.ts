@@ -19,6 +19,7 @@ import {
   encodeAnswer,
   encodeError,
   encodeRefused,
+  MAX_CLIENT_FRAME_BYTES,
   type Request,
   type WireErrorValue
 } from "../kv/client-wire.ts"
@@ -27,8 +28,7 @@ import { makeFramer } from "../transport/framer.ts"
 import { listen } from "../transport/tcp.ts"
 import { KvHandlers, type KvHandlersOptions, layerKvHandlers } from "./KvHandlers.ts"
 
-/** Largest client frame accepted (a 1 MiB value and a 4 KiB key fit with room to spare). */
-export const MAX_CLIENT_FRAME_BYTES = 4 * 1024 * 1024
+export { MAX_CLIENT_FRAME_BYTES } from "../kv/client-wire.ts"
 
 /** Answers buffered for a client that does not read them before its connection is dropped. */
 const MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024

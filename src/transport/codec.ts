@@ -26,7 +26,7 @@ import { Result, Schema } from "effect"
 import type { Message } from "../core/types.ts"
 import { readMessage, writeMessage } from "./messages.ts"
 import type { WireFrame } from "./schema.ts"
-import { Reader, WireError, Writer } from "./wire.ts"
+import { copyOf, Reader, WireError, Writer } from "./wire.ts"
 
 /** The wire format this build speaks. Bump on any incompatible change of the layout. */
 export const FORMAT_VERSION = 2
@@ -95,7 +95,7 @@ const readClusterId = (r: Reader): string => {
     throw new WireError("cluster id is not valid UTF-8")
   }
   if (id.length > CLUSTER_ID_MAX_LENGTH) throw new WireError(`cluster id of ${id.length} characters`)
-  lastDecodedIdBytes = bytes.slice()
+  lastDecodedIdBytes = copyOf(bytes)
   lastDecodedId = id
   return id
 }

@@ -124,6 +124,12 @@ export class Writer {
   }
 }
 
+/**
+ * A copy of `bytes` in memory of its own, as a plain Uint8Array. Not `bytes.slice()`: on a Node
+ * `Buffer` (what sockets deliver) that is a view, which would keep the whole read chunk alive.
+ */
+export const copyOf = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(bytes)
+
 /** Reads what a {@link Writer} wrote, failing with {@link WireError} on any inconsistency. */
 export class Reader {
   private readonly input: Uint8Array
@@ -180,7 +186,7 @@ export class Reader {
 
   /** A length-prefixed byte string, copied (the result does not alias the input). */
   bytes(what: string): Uint8Array {
-    return this.view(this.uvarint(what), what).slice()
+    return copyOf(this.view(this.uvarint(what), what))
   }
 
   /** A count of items of at least `minItemBytes` each, checked against what is left. */

@@ -1132,6 +1132,35 @@ describe("client connection pool", () => {
     })
   )
 
+  it.live("a request over the node's frame limit fails as too large, unsent; the connection goes on", () =>
+    Effect.gen(function* () {
+      let puts = 0
+      const server = yield* startServer(
+        scriptedApi({
+          Put: () => {
+            puts++
+            return Effect.succeed({ version: puts })
+          }
+        })
+      )
+      const pool = yield* makePool(OPTIONS)
+      const conn = yield* pool.get(server.endpoint)
+      const write = { session: 1, seq: 1, ack: 0, key: KEY }
+      const huge = new Uint8Array(MAX_CLIENT_FRAME_BYTES)
+      const value = yield* Effect.flip(conn.Put({ ...write, value: huge }))
+      expect(value).toBeInstanceOf(ValueTooLarge)
+      const { size, limit } = value as ValueTooLarge
+      expect(size).toBe(huge.length)
+      // The limit is the largest value that fits with this key: that one is sent and answered.
+      expect(limit).toBeLessThan(MAX_CLIENT_FRAME_BYTES)
+      expect(yield* conn.Put({ ...write, value: huge.subarray(0, limit) })).toStrictEqual({ version: 1 })
+      const key = yield* Effect.flip(conn.Get({ key: huge, consistency: "stale" }))
+      expect(key).toBeInstanceOf(KeyTooLarge)
+      expect(puts).toBe(1)
+      expect(server.connections()).toBe(1)
+    })
+  )
+
   it.live("every call reaches a real server and gets its own answer, many in flight at once", () =>
     Effect.gen(function* () {
       // Each Get answers after a delay that falls with its key, so answers come back reversed.
