@@ -10,6 +10,8 @@
  *    while it is written, the next batch accumulates, so throughput grows with load);
  * 3. then the messages that were held for that write (votes, append acknowledgements), then the
  *    `Persisted` event is stepped, and finally the state machine commands run in emitted order.
+ *    Applies of entries that were durable before the write (on a leader, every committed entry)
+ *    run before it, so their clients are not kept waiting for the next batch's fsync.
  * The loop never blocks on the network, and the only thing it waits for is the disk.
  */
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Queue, Random, type Scope } from "effect"
@@ -130,6 +132,23 @@ export const supersededRestoresDropped = (commands: ReadonlyArray<Command>): Rea
   if (last <= 0) return commands
   const reads = commands.slice(0, last).filter((c) => c._tag === "ReadReady" || c._tag === "ReadFailed")
   return [commands[last]!, ...reads, ...commands.slice(last + 1)]
+}
+
+/**
+ * How many of the leading state machine `commands` may run before the turn's disk write: applies
+ * of entries up to `durableIndex` (durable here already, so their clients may be answered) and
+ * read outcomes, up to the first other command. A snapshot restore waits: it may read the
+ * snapshot this write completes.
+ */
+export const durableNow = (commands: ReadonlyArray<Command>, durableIndex: number): number => {
+  let k = 0
+  for (; k < commands.length; k++) {
+    const c = commands[k]!
+    if (c._tag === "Apply") {
+      if (c.firstIndex + c.entries.length - 1 > durableIndex) break
+    } else if (c._tag !== "ReadReady" && c._tag !== "ReadFailed") break
+  }
+  return k
 }
 
 /** Build and start a node; the loop runs until the scope closes or storage fails. */
@@ -341,9 +360,16 @@ export const make = (
           }
           pending = []
           if (writes.length > 0) {
-            // Let the peer links put this turn's messages on the wire before the (blocking) disk
-            // write: followers start their own write sooner (1-client p50 -1% to -8%).
-            if (sentNow) yield* Effect.yieldNow
+            // What is already durable need not wait for this write: apply it first, so its
+            // clients are answered before the disk write instead of after it.
+            const early = durableNow(smCommands, state.durableIndex)
+            if (early > 0) {
+              for (const c of smCommands.splice(0, early)) yield* runStateMachine(c)
+            }
+            // Let the peer links put this turn's messages on the wire, and the answers out,
+            // before the (blocking) disk write: followers start their own write sooner (1-client
+            // p50 -1% to -8%).
+            if (sentNow || early > 0) yield* Effect.yieldNow
             const started = mark()
             yield* store.write(writes)
             metrics.persisted(writes, secondsSince(started))

@@ -3,9 +3,9 @@
  * `kv/client-wire.ts` (length-framed, many requests in flight per connection, answered in any
  * order as they finish).
  *
- * Each request runs in a fiber of its own; its answer is written as soon as it finishes. Answers
- * finished in the same turn of the event loop leave in one socket write (the socket is corked
- * until the turn ends). A connection that sends a frame that cannot be split off the stream
+ * Each request runs in a fiber of its own; its answer is written as soon as it finishes. The
+ * first answer of a turn of the event loop is written at once; the rest of that turn's answers
+ * on the connection leave in one socket write when the turn ends. A connection that sends a frame that cannot be split off the stream
  * (oversized, empty) is closed with a logged reason; a frame that splits but cannot be read is
  * answered `refused` when its id could be read, and otherwise also ends the connection. When a
  * connection ends, the calls still running for it are interrupted: nobody waits for them.
@@ -88,10 +88,12 @@ const serve = (api: KvApi, socket: Socket.Socket): Effect.Effect<void> =>
       })
     )
 
-    let corked = false
-    const uncork = () => {
-      corked = false
-      conn.uncork()
+    // The first answer of a turn leaves at once (the node may block on its disk write next);
+    // more answers in the same turn are corked and leave together when the turn ends.
+    let sentThisTurn = 0
+    const endTurn = () => {
+      if (sentThisTurn > 1) conn.uncork()
+      sentThisTurn = 0
     }
     const send = (frame: Uint8Array) => {
       if (conn.destroyed) return
@@ -99,11 +101,9 @@ const serve = (api: KvApi, socket: Socket.Socket): Effect.Effect<void> =>
         conn.destroy()
         return
       }
-      if (!corked) {
-        corked = true
-        conn.cork()
-        process.nextTick(uncork)
-      }
+      if (sentThisTurn === 0) process.nextTick(endTurn)
+      else if (sentThisTurn === 1) conn.cork()
+      sentThisTurn++
       conn.write(frame)
     }
     const answer = (request: Request, exit: Exit.Exit<unknown, WireErrorValue>) => {

@@ -3,7 +3,12 @@ import { Context, Effect, Exit, Layer, Queue, Scope } from "effect"
 import { defaultConfig } from "../../src/core/config.ts"
 import type { Command, Envelope, InstallSnapshot } from "../../src/core/types.ts"
 import { layerNoop } from "../../src/metrics/MetricsSink.ts"
-import { layer as nodeLayer, RaftNode, supersededRestoresDropped } from "../../src/runtime/RaftNode.ts"
+import {
+  durableNow,
+  layer as nodeLayer,
+  RaftNode,
+  supersededRestoresDropped
+} from "../../src/runtime/RaftNode.ts"
 import { layerMemory as storeLayer, MemoryDisk } from "../../src/storage/memory.ts"
 import { layerUnwired } from "../../src/transport/unwired.ts"
 import { advanceUntil, Recorder, recorderLayer } from "./support.ts"
@@ -76,5 +81,33 @@ describe("RaftNode: snapshot installs", () => {
     assert.strictEqual(kept?._tag === "RestoreSnapshot" ? kept.snapshot.index : 0, 9)
     const single = commands.slice(3)
     assert.strictEqual(supersededRestoresDropped(single), single)
+  })
+
+  it("before a turn's disk write run only applies of entries already durable, and read outcomes", () => {
+    const noop = { term: 1, kind: "noop" as const, data: new Uint8Array(0) }
+    const apply = (firstIndex: number, n: number): Command => ({
+      _tag: "Apply",
+      firstIndex,
+      entries: Array.from({ length: n }, () => noop)
+    })
+    const commands: ReadonlyArray<Command> = [
+      apply(4, 2),
+      { _tag: "ReadReady", ids: [1], index: 5 },
+      { _tag: "ReadFailed", ids: [2], reason: "NotLeader", leader: 0 },
+      apply(6, 3),
+      { _tag: "ReadReady", ids: [3], index: 8 }
+    ]
+    // Entries 6-8 are durable: everything may run first. Up to 7 only: stop at that apply, and
+    // keep the read after it behind it too (the order of the commands never changes).
+    assert.strictEqual(durableNow(commands, 8), 5)
+    assert.strictEqual(durableNow(commands, 7), 3)
+    assert.strictEqual(durableNow(commands, 3), 0)
+    // A restore may read the snapshot this write completes: it and what follows wait.
+    const restore: Command = {
+      _tag: "RestoreSnapshot",
+      snapshot: { index: 9, term: 1, size: 1 },
+      afterWrite: 1
+    }
+    assert.strictEqual(durableNow([apply(4, 1), restore, apply(10, 1)], 100), 1)
   })
 })
