@@ -3,16 +3,16 @@
  * `kv/client-wire.ts` (length-framed, many requests in flight per connection, answered in any
  * order as they finish).
  *
- * Each request runs in a fiber of its own; its answer is written as soon as it finishes. The
- * first answer of a turn of the event loop is written at once; the rest of that turn's answers
- * on the connection leave in one socket write when the turn ends. A connection that sends a frame that cannot be split off the stream
+ * Requests are read from the socket's 'data' events and each runs in a fiber of its own; its
+ * answer is written as soon as it finishes. The first answer of a turn of the event loop is
+ * written at once; the rest of that turn's answers on the connection leave in one socket write
+ * when the turn ends. A connection that sends a frame that cannot be split off the stream
  * (oversized, empty) is closed with a logged reason; a frame that splits but cannot be read is
  * answered `refused` when its id could be read, and otherwise also ends the connection. When a
  * connection ends, the calls still running for it are interrupted: nobody waits for them.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Cause, Effect, Exit, type Fiber, Layer, Option, Result } from "effect"
-import * as Socket from "effect/socket/Socket"
 import type { HostPort } from "../cli/addresses.ts"
 import {
   decodeRequest,
@@ -71,7 +71,7 @@ const remoteOf = Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (conn) =
 )
 
 /** Serves one client connection until it closes or sends something that ends it. */
-const serve = (api: KvApi, socket: Socket.Socket): Effect.Effect<void> =>
+const serve = (api: KvApi): Effect.Effect<void> =>
   Effect.gen(function* () {
     const remote = yield* remoteOf
     const netSocket = yield* Effect.serviceOption(NodeSocket.NetSocket)
@@ -79,12 +79,12 @@ const serve = (api: KvApi, socket: Socket.Socket): Effect.Effect<void> =>
     if (Option.isNone(netSocket)) return yield* Effect.die(new Error("client port: no socket to answer on"))
     const conn = netSocket.value
     const context = yield* Effect.context<never>()
-    const pull = yield* Socket.readerBytes(socket)
     const framer = makeFramer(MAX_CLIENT_FRAME_BYTES)
     const running = new Set<Fiber.Fiber<unknown, WireErrorValue>>()
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const fiber of running) fiber.interruptUnsafe()
+        conn.destroy()
       })
     )
 
@@ -127,36 +127,39 @@ const serve = (api: KvApi, socket: Socket.Socket): Effect.Effect<void> =>
       })
     }
 
-    while (true) {
-      const chunks = yield* pull
-      for (const chunk of chunks) {
-        const framed = framer.push(chunk)
-        if (Result.isFailure(framed)) {
-          const e = framed.failure
-          const detail =
-            e._tag === "Oversized" ? `frame of ${e.length} bytes, limit ${e.limit}` : "empty frame"
-          return yield* Effect.logWarning(`client port: closing connection from ${remote}: ${detail}`)
+    /** Ends the connection for what the client sent, saying why in the node's log. */
+    const refuse = (detail: string) => {
+      conn.destroy()
+      Effect.runForkWith(context)(
+        Effect.logWarning(`client port: closing connection from ${remote}: ${detail}`)
+      )
+    }
+    const receive = (chunk: Uint8Array) => {
+      const framed = framer.push(chunk)
+      if (Result.isFailure(framed)) {
+        const e = framed.failure
+        return refuse(e._tag === "Oversized" ? `frame of ${e.length} bytes, limit ${e.limit}` : "empty frame")
+      }
+      for (const body of framed.success) {
+        const decoded = decodeRequest(body)
+        if (Result.isSuccess(decoded)) {
+          start(decoded.success)
+          continue
         }
-        for (const body of framed.success) {
-          const decoded = decodeRequest(body)
-          if (Result.isSuccess(decoded)) {
-            start(decoded.success)
-            continue
-          }
-          const { id, detail } = decoded.failure
-          if (id === undefined) {
-            return yield* Effect.logWarning(
-              `client port: closing connection from ${remote}: unreadable request: ${detail}`
-            )
-          }
-          send(encodeRefused(id, `malformed request: ${detail}`))
-        }
+        const { id, detail } = decoded.failure
+        if (id === undefined) return refuse(`unreadable request: ${detail}`)
+        send(encodeRefused(id, `malformed request: ${detail}`))
       }
     }
-  }).pipe(
-    Effect.scoped,
-    Effect.catchTag("SocketError", (e) => Effect.logDebug(`client port: connection ended: ${e.message}`))
-  )
+    // Plain 'data' events, not the socket's pull-based reader: no fiber wake-up per request.
+    yield* Effect.callback<void>((resume) => {
+      conn.on("data", receive)
+      conn.once("close", () => resume(Effect.void))
+      // NodeSocketServer pauses every accepted socket until a handler reads it.
+      conn.resume()
+      if (conn.destroyed) resume(Effect.void)
+    })
+  }).pipe(Effect.scoped)
 
 /**
  * Serves a client port at `address` for the lifetime of the scope; returns the address it
@@ -167,7 +170,7 @@ export const serveClients = (address: HostPort, apiFor: (connection: number) => 
   Effect.gen(function* () {
     const server = yield* listen(address)
     let connections = 0
-    yield* Effect.forkScoped(server.run((socket) => serve(apiFor(++connections), socket)))
+    yield* Effect.forkScoped(server.run(() => serve(apiFor(++connections))))
     const bound = server.address
     return { host: address.host, port: "port" in bound ? bound.port : address.port }
   })
