@@ -5,7 +5,7 @@
 import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
-import { localNodeArgs, localPorts, logPath } from "../cli/cluster-command.ts"
+import { LOCAL_NODE_EXEC_ARGS, localNodeArgs, localPorts, logPath } from "../cli/cluster-command.ts"
 import { connect, type KvConnection } from "../client/index.ts"
 import type { BenchConfig } from "./config.ts"
 import {
@@ -133,7 +133,7 @@ export const localRaftkv = (config: BenchConfig): Effect.Effect<Target, BenchSet
         ids.map((i) =>
           spawnLogged(
             process.execPath,
-            [...config.nodeExecArgs, mainScript, ...localNodeArgs(options, i)],
+            [...LOCAL_NODE_EXEC_ARGS, ...config.nodeExecArgs, mainScript, ...localNodeArgs(options, i)],
             logPath(dataDir, i)
           )
         )
