@@ -84,7 +84,8 @@ export interface Malformed {
   readonly id?: number
 }
 
-const METHODS: ReadonlyArray<WireMethod> = [
+/** Every call on the wire; a call's code is its position here plus 1 (never reorder). */
+export const WIRE_METHODS: ReadonlyArray<WireMethod> = [
   "Get",
   "Put",
   "Delete",
@@ -93,15 +94,7 @@ const METHODS: ReadonlyArray<WireMethod> = [
   "Status",
   "Ping"
 ]
-const METHOD_CODES: Readonly<Record<WireMethod, number>> = {
-  Get: 1,
-  Put: 2,
-  Delete: 3,
-  OpenSession: 4,
-  CloseSession: 5,
-  Status: 6,
-  Ping: 7
-}
+const METHOD_CODES = new Map<WireMethod, number>(WIRE_METHODS.map((method, i) => [method, i + 1]))
 
 const ERROR_TAGS = [
   "NotLeader",
@@ -229,7 +222,9 @@ const readWrite = (r: Reader): DeleteRequest => {
 /** The frame of a request. Throws {@link WireError} for a payload that is not of its type. */
 export const encodeRequest = (request: Request): Uint8Array =>
   frame((w) => {
-    w.u8(METHOD_CODES[request.method])
+    const code = METHOD_CODES.get(request.method)
+    if (code === undefined) throw new WireError(`unknown method ${String(request.method)}`)
+    w.u8(code)
     w.uvarint(request.id, "request id")
     switch (request.method) {
       case "Get":
@@ -282,7 +277,7 @@ export const decodeRequest = (body: Uint8Array): Result.Result<Request, Malforme
   try {
     const code = r.u8("method")
     id = r.uvarint("request id")
-    const method = METHODS[code - 1]
+    const method = WIRE_METHODS[code - 1]
     if (method === undefined) throw new WireError(`unknown method code ${code}`)
     const request = readRequest(r, method, id)
     r.end()

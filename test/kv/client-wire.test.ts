@@ -5,7 +5,7 @@
  * misbehave on purpose). Real-time waits are bounded polls for a condition.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Result, type Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Result, Schema, type Scope } from "effect"
 import fc from "fast-check"
 import * as Net from "node:net"
 import { makePool } from "../../src/client/connections.ts"
@@ -20,17 +20,26 @@ import {
   type Malformed,
   type Request,
   type Response,
+  WIRE_METHODS,
   type WireErrorValue,
   type WireMethod
 } from "../../src/kv/client-wire.ts"
 import {
   Busy,
-  type GetResponse,
+  CloseSessionRequest,
+  CloseSessionResponse,
+  DeleteRequest,
+  DeleteResponse,
+  GetRequest,
+  GetResponse,
   KeyTooLarge,
   type KvApi,
   LeadershipLost,
-  type NodeStatus,
+  NodeStatus,
   NotLeader,
+  OpenSessionResponse,
+  PutRequest,
+  PutResponse,
   ReadNotConfirmed,
   SessionExpired,
   StaleSequence,
@@ -46,15 +55,7 @@ import { captureLogs, eventually, freePort } from "../transport/helpers.ts"
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-const METHODS: ReadonlyArray<WireMethod> = [
-  "Get",
-  "Put",
-  "Delete",
-  "OpenSession",
-  "CloseSession",
-  "Status",
-  "Ping"
-]
+const METHODS = WIRE_METHODS
 
 /** The body of a frame, after checking that its 4-byte big-endian prefix states the body's length. */
 const bodyOf = (frame: Uint8Array): Uint8Array => {
@@ -621,6 +622,61 @@ describe("client wire: malformed input is refused with a reason", () => {
         `${error._tag} is not an answer to ${method}`
       )
     }
+  })
+
+  // The Schemas of protocol.ts stay the specification: whatever the hand-written decoders accept,
+  // from any bytes, is a value those schemas accept.
+  it("everything the decoders accept passes the protocol's Schemas (property)", () => {
+    const requestSchemas: Record<WireMethod, ((u: unknown) => boolean) | undefined> = {
+      Get: Schema.is(GetRequest),
+      Put: Schema.is(PutRequest),
+      Delete: Schema.is(DeleteRequest),
+      CloseSession: Schema.is(CloseSessionRequest),
+      OpenSession: undefined,
+      Status: undefined,
+      Ping: undefined
+    }
+    const answerSchemas: Record<WireMethod, ((u: unknown) => boolean) | undefined> = {
+      Get: Schema.is(GetResponse),
+      Put: Schema.is(PutResponse),
+      Delete: Schema.is(DeleteResponse),
+      OpenSession: Schema.is(OpenSessionResponse),
+      CloseSession: Schema.is(CloseSessionResponse),
+      Status: Schema.is(NodeStatus),
+      Ping: undefined
+    }
+    const corrupted = (frame: Uint8Array, at: number, byte: number) => {
+      const body = bodyOf(frame).slice()
+      body[at % body.length] = byte
+      return body
+    }
+    let requests = 0
+    let answers = 0
+    fc.assert(
+      fc.property(requestArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (request, at, byte) => {
+        const decoded = decodeRequest(corrupted(encodeRequest(request), at, byte))
+        if (Result.isFailure(decoded)) return
+        const is = requestSchemas[decoded.success.method]
+        if (is === undefined) expect(decoded.success.payload).toBeUndefined()
+        else expect(is(decoded.success.payload)).toBe(true)
+        requests++
+      }),
+      { numRuns: 2000 }
+    )
+    fc.assert(
+      fc.property(answerArb, fc.nat(), fc.integer({ min: 0, max: 255 }), ({ method, value }, at, byte) => {
+        const decoded = decodeResponse(corrupted(encodeAnswer(method, 1, value), at, byte), () => method)
+        if (Result.isFailure(decoded) || decoded.success.outcome !== "answer") return
+        const is = answerSchemas[method]
+        if (is === undefined) expect(decoded.success.value).toBeUndefined()
+        else expect(is(decoded.success.value)).toBe(true)
+        answers++
+      }),
+      { numRuns: 2000 }
+    )
+    // Most corruptions still decode (a changed byte inside a key or a number): the check ran.
+    expect(requests).toBeGreaterThan(500)
+    expect(answers).toBeGreaterThan(500)
   })
 
   it("random bytes never make a decoder throw (property)", () => {
