@@ -7,8 +7,8 @@
  * - NotLeader, ReadNotConfirmed, LeadershipLost: follow the leader hint (at once, the first time
  *   in a row), or move to the next endpoint after a backoff when there is none;
  * - Busy: the same node, after a backoff;
- * - a lost or refused connection, or a call the node dropped (interrupted as it shut down): the
- *   next endpoint, after a backoff.
+ * - a lost or refused connection (a node shutting down closes its connections): the next
+ *   endpoint, after a backoff.
  * The attempt is rebuilt from the same inputs each time, so a write keeps its (session, seq).
  */
 import { Cause, Effect, Random, Result } from "effect"
@@ -123,14 +123,9 @@ const retryLoop = <A, E>(
     const found = Cause.findError(cause)
     let error: unknown
     let immediate = false
-    if (Result.isFailure(found)) {
-      // No typed error. Our own interruption never shows here (it stops this fiber), so an
-      // interrupt is the node's: it dropped the call while shutting down. Anything else is a defect.
-      if (!Cause.hasInterruptsOnly(cause)) return Effect.failCause(found.failure)
-      error = new NodeUnreachable({ endpoint, reason: "the node dropped the call (shutting down?)" })
-      options.onUncertain?.()
-      router.passOver(endpoint)
-    } else if (found.success instanceof ConnectionLost || found.success instanceof NodeUnreachable) {
+    // No typed error: a defect (a node dropping a call shows as its connection closing).
+    if (Result.isFailure(found)) return Effect.failCause(found.failure)
+    if (found.success instanceof ConnectionLost || found.success instanceof NodeUnreachable) {
       error = found.success
       if (maybeSent(found.success)) options.onUncertain?.()
       router.passOver(endpoint)
