@@ -28,8 +28,6 @@ import { makeFramer } from "../transport/framer.ts"
 import { listen } from "../transport/tcp.ts"
 import { KvHandlers, type KvHandlersOptions, layerKvHandlers } from "./KvHandlers.ts"
 
-export { MAX_CLIENT_FRAME_BYTES } from "../kv/client-wire.ts"
-
 /** Answers buffered for a client that does not read them before its connection is dropped. */
 const MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024
 

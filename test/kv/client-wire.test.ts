@@ -17,6 +17,7 @@ import {
   encodeError,
   encodeRefused,
   encodeRequest,
+  MAX_CLIENT_FRAME_BYTES,
   type Malformed,
   type Request,
   type Response,
@@ -46,7 +47,7 @@ import {
   ValueTooLarge,
   VersionMismatch
 } from "../../src/kv/protocol.ts"
-import { MAX_CLIENT_FRAME_BYTES, serveClients } from "../../src/server/KvServer.ts"
+import { serveClients } from "../../src/server/KvServer.ts"
 import { makeFramer } from "../../src/transport/framer.ts"
 import { WireError } from "../../src/transport/wire.ts"
 import { captureLogs, eventually, freePort } from "../transport/helpers.ts"
