@@ -3,7 +3,7 @@
  * or when the process is gone).
  */
 import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 
 let clockTicks: number | undefined
 
@@ -31,6 +31,32 @@ export interface ProcessSample {
   /** User + system CPU seconds the process has used. */
   readonly cpuSeconds: number
   readonly rssBytes: number
+  /** Seconds its threads were ready to run but waited for a core (undefined without schedstats). */
+  readonly runQueueSeconds: number | undefined
+}
+
+/**
+ * Seconds the threads of process `pid` have spent runnable but waiting for a core: the second
+ * field of each `/proc/<pid>/task/<tid>/schedstat` (nanoseconds). On a busy machine a node that
+ * wakes (a message arrived, an fsync returned) may wait this long before it runs again.
+ * `proc` is where procfs is mounted (tests point it at a fake one).
+ */
+export const runQueueSeconds = (pid: number, proc = "/proc"): number | undefined => {
+  let tids: Array<string>
+  try {
+    tids = readdirSync(`${proc}/${pid}/task`)
+  } catch {
+    return undefined
+  }
+  let ns = 0
+  let seen = 0
+  for (const tid of tids) {
+    const wait = Number(read(`${proc}/${pid}/task/${tid}/schedstat`)?.split(" ")[1])
+    if (!Number.isFinite(wait)) continue
+    ns += wait
+    seen++
+  }
+  return seen === 0 ? undefined : ns / 1e9
 }
 
 /** CPU seconds and resident memory of process `pid`. */
@@ -46,7 +72,8 @@ export const sampleProcess = (pid: number): ProcessSample | undefined => {
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
   return {
     cpuSeconds: (utime + stime) / ticksPerSecond(),
-    rssBytes: rss === null ? 0 : Number(rss[1]) * 1024
+    rssBytes: rss === null ? 0 : Number(rss[1]) * 1024,
+    runQueueSeconds: runQueueSeconds(pid)
   }
 }
 

@@ -34,6 +34,8 @@ export interface NodeTotals extends MemberTotals {
   readonly cpuPercent: number | null
   /** CPU time per completed operation. */
   readonly cpuMsPerOp: number | null
+  /** Time its threads waited for a core, per completed operation. */
+  readonly runQueueMsPerOp: number | null
 }
 
 export interface Summary {
@@ -92,6 +94,7 @@ export interface Results {
   readonly loadGenerator: {
     readonly cpuSeconds: number
     readonly cpuMsPerOp: number | null
+    readonly runQueueMsPerOp: number | null
     readonly rssBytesMax: number
     readonly clientsConnections: "per-client" | "shared"
   }
@@ -100,6 +103,10 @@ export interface Results {
 }
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits
+
+/** Milliseconds of `seconds` per completed operation. */
+const perOp = (seconds: number | null, ops: number): number | null =>
+  seconds === null || ops === 0 ? null : round((1000 * seconds) / ops, 4)
 
 const countErrors = (m: ReadonlyMap<string, number>): number => {
   let n = 0
@@ -159,7 +166,8 @@ export const buildResults = (input: BuildInput): Results => {
     (m): NodeTotals => ({
       ...m,
       cpuPercent: m.cpuSeconds === null ? null : round((100 * m.cpuSeconds) / measuredSeconds, 1),
-      cpuMsPerOp: m.cpuSeconds === null || ops === 0 ? null : round((1000 * m.cpuSeconds) / ops, 4)
+      cpuMsPerOp: perOp(m.cpuSeconds, ops),
+      runQueueMsPerOp: perOp(m.runQueueSeconds, ops)
     })
   )
   const { progress: _progress, ...shownConfig } = config
@@ -213,7 +221,8 @@ export const buildResults = (input: BuildInput): Results => {
     nodes,
     loadGenerator: {
       cpuSeconds: round(sampled.bench.cpuSeconds),
-      cpuMsPerOp: ops === 0 ? null : round((1000 * sampled.bench.cpuSeconds) / ops, 4),
+      cpuMsPerOp: perOp(sampled.bench.cpuSeconds, ops),
+      runQueueMsPerOp: perOp(sampled.bench.runQueueSeconds, ops),
       rssBytesMax: sampled.bench.rssBytesMax,
       clientsConnections: config.sharedClient ? "shared" : "per-client"
     },

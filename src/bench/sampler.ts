@@ -8,7 +8,14 @@
  * compared with the last successful one (and attributed to the second it ends).
  */
 import { setTimeout as sleep } from "node:timers/promises"
-import { busyPercent, type MachineSample, type ProcessSample, sampleMachine, sampleProcess } from "./proc.ts"
+import {
+  busyPercent,
+  type MachineSample,
+  type ProcessSample,
+  runQueueSeconds,
+  sampleMachine,
+  sampleProcess
+} from "./proc.ts"
 import {
   type HistogramState,
   histogramDelta,
@@ -97,6 +104,8 @@ export interface MemberTotals {
   readonly pid: number | null
   readonly metricsAvailable: boolean
   readonly cpuSeconds: number | null
+  /** Seconds its threads waited for a core (from /proc; null when not a local process). */
+  readonly runQueueSeconds: number | null
   readonly rssBytesMax: number | null
   readonly rssBytesEnd: number | null
   readonly leaderChanges: number | null
@@ -110,13 +119,24 @@ export interface SamplerReport {
   readonly members: ReadonlyArray<MemberTotals>
   readonly leaderChanges: { readonly count: number | null; readonly source: "metrics" | "observed" | "none" }
   readonly snapshots: { readonly count: number | null; readonly source: "metrics" | "none" }
-  readonly bench: { readonly cpuSeconds: number; readonly rssBytesMax: number }
+  readonly bench: {
+    readonly cpuSeconds: number
+    readonly runQueueSeconds: number | null
+    readonly rssBytesMax: number
+  }
   readonly machine: {
     readonly busyPercent: number | null
     readonly load1Start: number | null
     readonly load1End: number | null
   }
 }
+
+/**
+ * Run-queue wait between two readings; null when either is missing, or when it went down (a
+ * thread that waited exited in between, so the sum no longer covers the same threads).
+ */
+const waitDelta = (a: number | undefined, b: number | undefined): number | null =>
+  a === undefined || b === undefined || b < a ? null : Math.round((b - a) * 1000) / 1000
 
 export class Sampler {
   readonly target: Target
@@ -127,6 +147,8 @@ export class Sampler {
   private machineLast: MachineSample | undefined
   private benchCpuStart = process.cpuUsage()
   private benchCpuLast = process.cpuUsage()
+  private benchWaitStart = runQueueSeconds(process.pid)
+  private benchWaitLast = this.benchWaitStart
   private benchRssMax = 0
   private readonly seconds: SampledSecond[] = []
   private leaderStart: number | null = null
@@ -175,6 +197,8 @@ export class Sampler {
     this.machineLast = this.machineStart
     this.benchCpuStart = process.cpuUsage()
     this.benchCpuLast = this.benchCpuStart
+    this.benchWaitStart = runQueueSeconds(process.pid)
+    this.benchWaitLast = this.benchWaitStart
     this.leaderStart = await this.leaderNow(readings)
   }
 
@@ -226,6 +250,7 @@ export class Sampler {
     const cpu = process.cpuUsage()
     const benchCpuPercent = (cpu.user + cpu.system - this.benchCpuLast.user - this.benchCpuLast.system) / 1e4
     this.benchCpuLast = cpu
+    this.benchWaitLast = runQueueSeconds(process.pid) ?? this.benchWaitLast
     this.benchRssMax = Math.max(this.benchRssMax, process.memoryUsage.rss())
     const second: SampledSecond = {
       members,
@@ -279,6 +304,7 @@ export class Sampler {
         pid: m.pid ?? null,
         metricsAvailable: first?.samples !== undefined && last?.samples !== undefined,
         cpuSeconds: cpu0 !== undefined && cpu1 !== undefined ? Math.round((cpu1 - cpu0) * 1000) / 1000 : null,
+        runQueueSeconds: waitDelta(first?.process?.runQueueSeconds, last?.process?.runQueueSeconds),
         rssBytesMax: rssEnd === undefined ? null : (this.rssMax[i] ?? rssEnd),
         rssBytesEnd: rssEnd ?? null,
         leaderChanges: counterDelta(i, names.leaderChanges),
@@ -312,6 +338,7 @@ export class Sampler {
       snapshots,
       bench: {
         cpuSeconds: (cpu.user + cpu.system - this.benchCpuStart.user - this.benchCpuStart.system) / 1e6,
+        runQueueSeconds: waitDelta(this.benchWaitStart, this.benchWaitLast),
         rssBytesMax: this.benchRssMax
       },
       machine: {

@@ -52,6 +52,7 @@ describe("raftkv bench", () => {
       for (const n of r.nodes) {
         expect(n.pid).toBeGreaterThan(0)
         expect(n.cpuSeconds).toBeGreaterThan(0)
+        expect(n.runQueueMsPerOp).toBeGreaterThanOrEqual(0)
         expect(n.rssBytesMax).toBeGreaterThan(0)
         expect(n.metricsAvailable, `node ${n.node} metrics`).toBe(true)
       }
@@ -81,8 +82,10 @@ describe("raftkv bench", () => {
       for (const n of r.nodes) {
         expect(n.pid).toBeGreaterThan(0)
         expect(n.cpuSeconds).toBeGreaterThan(0)
+        expect(n.runQueueMsPerOp).toBeGreaterThanOrEqual(0)
         expect(n.metricsAvailable, `member ${n.node} metrics`).toBe(true)
       }
+      expect(r.loadGenerator.runQueueMsPerOp).toBeGreaterThanOrEqual(0)
       // etcd's WAL fsyncs are its persistence latency.
       expect(r.persistence.metric).toBe("etcd_disk_wal_fsync_duration_seconds")
       expect(r.persistence.perNode.every((p) => (p.count ?? 0) > 0)).toBe(true)

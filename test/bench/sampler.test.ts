@@ -119,6 +119,9 @@ describe("Sampler", () => {
     expect(report.members.every((m) => m.metricsAvailable && m.pid === process.pid)).toBe(true)
     expect(report.members.every((m) => m.cpuSeconds !== null && m.cpuSeconds >= 0)).toBe(true)
     expect(report.bench.cpuSeconds).toBeGreaterThanOrEqual(0)
+    // This process's threads, read from /proc like a node's.
+    expect(report.members.every((m) => m.runQueueSeconds !== null && m.runQueueSeconds >= 0)).toBe(true)
+    expect(report.bench.runQueueSeconds).toBeGreaterThanOrEqual(0)
   })
 
   it("falls back to the leaders it observed when members serve no metrics", async () => {
@@ -136,6 +139,7 @@ describe("Sampler", () => {
     expect(report.leaderChanges).toEqual({ count: 1, source: "observed" })
     expect(report.snapshots).toEqual({ count: null, source: "none" })
     expect(report.members[0]!.cpuSeconds).toBeNull()
+    expect(report.members[0]!.runQueueSeconds).toBeNull()
     expect(report.perSecond.map((s) => s.members[0]!.persist)).toEqual([null, null])
   })
 })
