@@ -33,10 +33,8 @@ const leaderIndex = (r: Results): number => {
 const row = (name: string, r: Results) => {
   const nodesCpu = r.nodes.reduce((a, n) => a + (n.cpuMsPerOp ?? 0), 0)
   // Results from before the run-queue figures were recorded have none.
-  const waits = r.nodes.map((n) => n.runQueueMsPerOp)
-  const nodesWait = waits.some((w) => w === null || w === undefined)
-    ? null
-    : waits.reduce((a: number, w) => a + (w ?? 0), 0)
+  const waits = r.nodes.map((n) => n.runQueueMsPerOp ?? null)
+  const nodesWait = waits.includes(null) ? null : (waits as number[]).reduce((a, b) => a + b, 0)
   const leader = r.nodes[leaderIndex(r)]
   const fsyncs = leader?.persistCount ?? null
   const perFsync = fsyncs === null || fsyncs === 0 ? null : r.totals.ops / fsyncs
