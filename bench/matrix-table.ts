@@ -1,7 +1,7 @@
 /**
  * Markdown tables from a run of bench/run-matrix.sh: for each configuration, every run of both
- * targets (throughput, latency, CPU and run-queue wait per operation, fsync latency, machine
- * load), the per-run ratios, and the medians.
+ * targets (throughput, latency, CPU per operation and its V8 helper threads' share, run-queue
+ * wait per operation, fsync latency, machine load), the per-run ratios, and the medians.
  *
  * Usage: node bench/matrix-table.ts <matrix-dir>
  */
@@ -35,10 +35,16 @@ const row = (name: string, r: Results) => {
   // Results from before the run-queue figures were recorded have none.
   const waits = r.nodes.map((n) => n.runQueueMsPerOp ?? null)
   const nodesWait = waits.includes(null) ? null : (waits as number[]).reduce((a, b) => a + b, 0)
+  // Nor the V8 helper threads' share (and etcd's members are not V8 processes).
+  const helpers = r.nodes.map((n) => n.v8WorkerMsPerOp ?? null)
+  const nodesHelpers =
+    r.config.target !== "raftkv" || helpers.includes(null)
+      ? null
+      : (helpers as number[]).reduce((a, b) => a + b, 0)
   const leader = r.nodes[leaderIndex(r)]
   const fsyncs = leader?.persistCount ?? null
   const perFsync = fsyncs === null || fsyncs === 0 ? null : r.totals.ops / fsyncs
-  return `| ${name} | ${r.config.target} | ${r.totals.opsPerSec} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.latency.maxMs} | ${r.totals.errors} | ${fmt(nodesCpu, 3)} | ${fmt(nodesWait, 3)} | ${fmt(r.loadGenerator.cpuMsPerOp, 3)} | ${fmt(leader?.persistMeanMs ?? null)} | ${fmt(perFsync, 1)} | ${r.snapshots.count ?? "-"} | ${r.leaderChanges.count ?? "-"} | ${fmt(r.environment.machineBusyPercent, 0)}% / ${fmt(r.environment.load1Start, 1)} |`
+  return `| ${name} | ${r.config.target} | ${r.totals.opsPerSec} | ${r.latency.p50Ms} | ${r.latency.p99Ms} | ${r.latency.maxMs} | ${r.totals.errors} | ${fmt(nodesCpu, 3)} | ${fmt(nodesHelpers, 3)} | ${fmt(nodesWait, 3)} | ${fmt(r.loadGenerator.cpuMsPerOp, 3)} | ${fmt(leader?.persistMeanMs ?? null)} | ${fmt(perFsync, 1)} | ${r.snapshots.count ?? "-"} | ${r.leaderChanges.count ?? "-"} | ${fmt(r.environment.machineBusyPercent, 0)}% / ${fmt(r.environment.load1Start, 1)} |`
 }
 
 for (const config of readdirSync(dir)
@@ -55,7 +61,7 @@ for (const config of readdirSync(dir)
     `\n### ${first.config.clients} client${first.config.clients === 1 ? "" : "s"}, read ratio ${first.config.readRatio} (${first.startedAt.slice(0, 16).replace("T", " ")} UTC)\n\n`
   )
   process.stdout.write(
-    "| run | target | ops/s | p50 ms | p99 ms | max ms | errors | nodes CPU ms/op | nodes run-queue wait ms/op | client CPU ms/op | leader fsync mean ms | ops per leader fsync | snapshots | leader changes | machine busy / load1 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    "| run | target | ops/s | p50 ms | p99 ms | max ms | errors | nodes CPU ms/op | of which V8 helper threads | nodes run-queue wait ms/op | client CPU ms/op | leader fsync mean ms | ops per leader fsync | snapshots | leader changes | machine busy / load1 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
   )
   for (const r of runs) process.stdout.write(`${row(r.name, r.results)}\n`)
   const pairs: Array<{ raftkv: Results["summary"]; etcd: Results["summary"] }> = []

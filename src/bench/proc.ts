@@ -33,6 +33,8 @@ export interface ProcessSample {
   readonly rssBytes: number
   /** Seconds its threads were ready to run but waited for a core (undefined without schedstats). */
   readonly runQueueSeconds: number | undefined
+  /** CPU seconds of V8's helper threads (see {@link v8WorkerCpuSeconds}). */
+  readonly v8WorkerCpuSeconds: number | undefined
 }
 
 /**
@@ -59,21 +61,54 @@ export const runQueueSeconds = (pid: number, proc = "/proc"): number | undefined
   return seen === 0 ? undefined : ns / 1e9
 }
 
+/** User + system CPU ticks in the text of a `stat` file (fields 14 and 15), undefined if unreadable. */
+const statTicks = (stat: string): { readonly name: string; readonly ticks: number } | undefined => {
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
+  const close = stat.lastIndexOf(")")
+  const fields = stat.slice(close + 2).split(" ")
+  const ticks = Number(fields[11]) + Number(fields[12])
+  if (close < 0 || !Number.isFinite(ticks)) return undefined
+  return { name: stat.slice(stat.indexOf("(") + 1, close), ticks }
+}
+
+/** The name V8 gives its helper threads: optimizing compilers and parallel/concurrent GC. */
+const V8_WORKER = "V8Worker"
+
+/**
+ * CPU seconds the V8 helper threads of process `pid` have used: the threads named `V8Worker`
+ * compile hot functions (Maglev, TurboFan) and help the garbage collector. A Node process spends
+ * this on top of its main thread, most of it in its first tens of seconds, while the JIT warms up.
+ * `proc` is where procfs is mounted (tests point it at a fake one).
+ */
+export const v8WorkerCpuSeconds = (pid: number, proc = "/proc"): number | undefined => {
+  let tids: Array<string>
+  try {
+    tids = readdirSync(`${proc}/${pid}/task`)
+  } catch {
+    return undefined
+  }
+  let ticks = 0
+  for (const tid of tids) {
+    const text = read(`${proc}/${pid}/task/${tid}/stat`)
+    const stat = text === undefined ? undefined : statTicks(text)
+    if (stat?.name.startsWith(V8_WORKER)) ticks += stat.ticks
+  }
+  return ticks / ticksPerSecond()
+}
+
 /** CPU seconds and resident memory of process `pid`. */
 export const sampleProcess = (pid: number): ProcessSample | undefined => {
   const stat = read(`/proc/${pid}/stat`)
   const status = read(`/proc/${pid}/status`)
   if (stat === undefined || status === undefined) return undefined
-  // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
+  const cpu = statTicks(stat)
   const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status)
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined
+  if (cpu === undefined) return undefined
   return {
-    cpuSeconds: (utime + stime) / ticksPerSecond(),
+    cpuSeconds: cpu.ticks / ticksPerSecond(),
     rssBytes: rss === null ? 0 : Number(rss[1]) * 1024,
-    runQueueSeconds: runQueueSeconds(pid)
+    runQueueSeconds: runQueueSeconds(pid),
+    v8WorkerCpuSeconds: v8WorkerCpuSeconds(pid)
   }
 }
 

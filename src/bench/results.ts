@@ -24,6 +24,8 @@ export interface PerSecond {
   /** Leader changes seen in this second (the most any member saw). */
   readonly leaderChanges: number
   readonly cpuPercent: ReadonlyArray<number | null>
+  /** Per member: of `cpuPercent`, V8's helper threads (JIT compilers, GC helpers). */
+  readonly v8WorkerCpuPercent: ReadonlyArray<number | null>
   readonly leader: number | null
   readonly machineBusyPercent: number | null
   readonly benchCpuPercent: number | null
@@ -36,6 +38,8 @@ export interface NodeTotals extends MemberTotals {
   readonly cpuMsPerOp: number | null
   /** Time its threads waited for a core, per completed operation. */
   readonly runQueueMsPerOp: number | null
+  /** CPU time of its V8 helper threads (JIT compilers, GC helpers) per operation, in `cpuMsPerOp`. */
+  readonly v8WorkerMsPerOp: number | null
 }
 
 export interface Summary {
@@ -95,6 +99,7 @@ export interface Results {
     readonly cpuSeconds: number
     readonly cpuMsPerOp: number | null
     readonly runQueueMsPerOp: number | null
+    readonly v8WorkerMsPerOp: number | null
     readonly rssBytesMax: number
     readonly clientsConnections: "per-client" | "shared"
   }
@@ -148,6 +153,9 @@ export const buildResults = (input: BuildInput): Results => {
       snapshots: sample?.members.reduce((a, m) => a + (m.snapshots ?? 0), 0) ?? 0,
       leaderChanges: Math.max(0, ...(sample?.members.map((m) => m.leaderChanges ?? 0) ?? [])),
       cpuPercent: sample?.members.map((m) => (m.cpuPercent === null ? null : round(m.cpuPercent, 1))) ?? [],
+      v8WorkerCpuPercent:
+        sample?.members.map((m) => (m.v8WorkerCpuPercent === null ? null : round(m.v8WorkerCpuPercent, 1))) ??
+        [],
       leader: sample?.leader ?? null,
       machineBusyPercent: sample?.machineBusyPercent == null ? null : round(sample.machineBusyPercent, 1),
       benchCpuPercent: sample === undefined ? null : round(sample.benchCpuPercent, 1)
@@ -167,7 +175,8 @@ export const buildResults = (input: BuildInput): Results => {
       ...m,
       cpuPercent: m.cpuSeconds === null ? null : round((100 * m.cpuSeconds) / measuredSeconds, 1),
       cpuMsPerOp: perOp(m.cpuSeconds, ops),
-      runQueueMsPerOp: perOp(m.runQueueSeconds, ops)
+      runQueueMsPerOp: perOp(m.runQueueSeconds, ops),
+      v8WorkerMsPerOp: perOp(m.v8WorkerCpuSeconds, ops)
     })
   )
   const { progress: _progress, ...shownConfig } = config
@@ -223,6 +232,7 @@ export const buildResults = (input: BuildInput): Results => {
       cpuSeconds: round(sampled.bench.cpuSeconds),
       cpuMsPerOp: perOp(sampled.bench.cpuSeconds, ops),
       runQueueMsPerOp: perOp(sampled.bench.runQueueSeconds, ops),
+      v8WorkerMsPerOp: perOp(sampled.bench.v8WorkerCpuSeconds, ops),
       rssBytesMax: sampled.bench.rssBytesMax,
       clientsConnections: config.sharedClient ? "shared" : "per-client"
     },

@@ -14,7 +14,8 @@ import {
   type ProcessSample,
   runQueueSeconds,
   sampleMachine,
-  sampleProcess
+  sampleProcess,
+  v8WorkerCpuSeconds
 } from "./proc.ts"
 import {
   type HistogramState,
@@ -45,6 +46,8 @@ export interface MemberSecond {
   readonly leaderChanges: number | null
   /** Percent of one core used in the second. */
   readonly cpuPercent: number | null
+  /** Of which V8's helper threads (JIT compilers, GC helpers); null when not a local process. */
+  readonly v8WorkerCpuPercent: number | null
   readonly rssBytes: number | null
 }
 
@@ -106,6 +109,8 @@ export interface MemberTotals {
   readonly cpuSeconds: number | null
   /** Seconds its threads waited for a core (from /proc; null when not a local process). */
   readonly runQueueSeconds: number | null
+  /** CPU seconds of its V8 helper threads, part of `cpuSeconds` (null when not a local process). */
+  readonly v8WorkerCpuSeconds: number | null
   readonly rssBytesMax: number | null
   readonly rssBytesEnd: number | null
   readonly leaderChanges: number | null
@@ -122,6 +127,7 @@ export interface SamplerReport {
   readonly bench: {
     readonly cpuSeconds: number
     readonly runQueueSeconds: number | null
+    readonly v8WorkerCpuSeconds: number | null
     readonly rssBytesMax: number
   }
   readonly machine: {
@@ -132,10 +138,11 @@ export interface SamplerReport {
 }
 
 /**
- * Run-queue wait between two readings; null when either is missing, or when it went down (a
- * thread that waited exited in between, so the sum no longer covers the same threads).
+ * Growth of a sum over a process's threads (run-queue wait, helper threads' CPU) between two
+ * readings; null when either is missing, or when it went down (a thread exited in between, so
+ * the sum no longer covers the same threads).
  */
-const waitDelta = (a: number | undefined, b: number | undefined): number | null =>
+const threadSumDelta = (a: number | undefined, b: number | undefined): number | null =>
   a === undefined || b === undefined || b < a ? null : Math.round((b - a) * 1000) / 1000
 
 export class Sampler {
@@ -149,6 +156,8 @@ export class Sampler {
   private benchCpuLast = process.cpuUsage()
   private benchWaitStart = runQueueSeconds(process.pid)
   private benchWaitLast = this.benchWaitStart
+  private benchV8Start = v8WorkerCpuSeconds(process.pid)
+  private benchV8Last = this.benchV8Start
   private benchRssMax = 0
   private readonly seconds: SampledSecond[] = []
   private leaderStart: number | null = null
@@ -199,6 +208,8 @@ export class Sampler {
     this.benchCpuLast = this.benchCpuStart
     this.benchWaitStart = runQueueSeconds(process.pid)
     this.benchWaitLast = this.benchWaitStart
+    this.benchV8Start = v8WorkerCpuSeconds(process.pid)
+    this.benchV8Last = this.benchV8Start
     this.leaderStart = await this.leaderNow(readings)
   }
 
@@ -232,6 +243,7 @@ export class Sampler {
       const cpu1 = this.cpuOf(r)
       const since = r.process !== undefined ? prev.processAt : prev.samplesAt
       const elapsed = Math.max(1, r.at - since) / 1000
+      const v8 = threadSumDelta(prev.process?.v8WorkerCpuSeconds, r.process?.v8WorkerCpuSeconds)
       const rss = this.rssOf(r)
       if (rss !== undefined) this.rssMax[i] = Math.max(this.rssMax[i] ?? 0, rss)
       this.remember(i, r)
@@ -240,6 +252,7 @@ export class Sampler {
         snapshots: counter(this.target.metrics.snapshots),
         leaderChanges: counter(this.target.metrics.leaderChanges),
         cpuPercent: cpu0 !== undefined && cpu1 !== undefined ? (100 * (cpu1 - cpu0)) / elapsed : null,
+        v8WorkerCpuPercent: v8 === null || r.process === undefined ? null : (100 * v8) / elapsed,
         rssBytes: rss ?? null
       }
     })
@@ -251,6 +264,7 @@ export class Sampler {
     const benchCpuPercent = (cpu.user + cpu.system - this.benchCpuLast.user - this.benchCpuLast.system) / 1e4
     this.benchCpuLast = cpu
     this.benchWaitLast = runQueueSeconds(process.pid) ?? this.benchWaitLast
+    this.benchV8Last = v8WorkerCpuSeconds(process.pid) ?? this.benchV8Last
     this.benchRssMax = Math.max(this.benchRssMax, process.memoryUsage.rss())
     const second: SampledSecond = {
       members,
@@ -304,7 +318,11 @@ export class Sampler {
         pid: m.pid ?? null,
         metricsAvailable: first?.samples !== undefined && last?.samples !== undefined,
         cpuSeconds: cpu0 !== undefined && cpu1 !== undefined ? Math.round((cpu1 - cpu0) * 1000) / 1000 : null,
-        runQueueSeconds: waitDelta(first?.process?.runQueueSeconds, last?.process?.runQueueSeconds),
+        runQueueSeconds: threadSumDelta(first?.process?.runQueueSeconds, last?.process?.runQueueSeconds),
+        v8WorkerCpuSeconds: threadSumDelta(
+          first?.process?.v8WorkerCpuSeconds,
+          last?.process?.v8WorkerCpuSeconds
+        ),
         rssBytesMax: rssEnd === undefined ? null : (this.rssMax[i] ?? rssEnd),
         rssBytesEnd: rssEnd ?? null,
         leaderChanges: counterDelta(i, names.leaderChanges),
@@ -338,7 +356,8 @@ export class Sampler {
       snapshots,
       bench: {
         cpuSeconds: (cpu.user + cpu.system - this.benchCpuStart.user - this.benchCpuStart.system) / 1e6,
-        runQueueSeconds: waitDelta(this.benchWaitStart, this.benchWaitLast),
+        runQueueSeconds: threadSumDelta(this.benchWaitStart, this.benchWaitLast),
+        v8WorkerCpuSeconds: threadSumDelta(this.benchV8Start, this.benchV8Last),
         rssBytesMax: this.benchRssMax
       },
       machine: {

@@ -53,6 +53,9 @@ describe("raftkv bench", () => {
         expect(n.pid).toBeGreaterThan(0)
         expect(n.cpuSeconds).toBeGreaterThan(0)
         expect(n.runQueueMsPerOp).toBeGreaterThanOrEqual(0)
+        // Node processes: V8's helper threads are part of, and so at most, the process's CPU.
+        expect(n.v8WorkerMsPerOp).toBeGreaterThanOrEqual(0)
+        expect(n.v8WorkerMsPerOp!).toBeLessThanOrEqual(n.cpuMsPerOp! + 0.01)
         expect(n.rssBytesMax).toBeGreaterThan(0)
         expect(n.metricsAvailable, `node ${n.node} metrics`).toBe(true)
       }
@@ -86,6 +89,7 @@ describe("raftkv bench", () => {
         expect(n.metricsAvailable, `member ${n.node} metrics`).toBe(true)
       }
       expect(r.loadGenerator.runQueueMsPerOp).toBeGreaterThanOrEqual(0)
+      expect(r.loadGenerator.v8WorkerMsPerOp).toBeGreaterThanOrEqual(0)
       // etcd's WAL fsyncs are its persistence latency.
       expect(r.persistence.metric).toBe("etcd_disk_wal_fsync_duration_seconds")
       expect(r.persistence.perNode.every((p) => (p.count ?? 0) > 0)).toBe(true)

@@ -122,6 +122,13 @@ describe("Sampler", () => {
     // This process's threads, read from /proc like a node's.
     expect(report.members.every((m) => m.runQueueSeconds !== null && m.runQueueSeconds >= 0)).toBe(true)
     expect(report.bench.runQueueSeconds).toBeGreaterThanOrEqual(0)
+    expect(report.members.every((m) => m.v8WorkerCpuSeconds !== null && m.v8WorkerCpuSeconds >= 0)).toBe(true)
+    expect(report.bench.v8WorkerCpuSeconds).toBeGreaterThanOrEqual(0)
+    expect(
+      report.perSecond.every((s) =>
+        s.members.every((m) => m.v8WorkerCpuPercent !== null && m.v8WorkerCpuPercent >= 0)
+      )
+    ).toBe(true)
   })
 
   it("falls back to the leaders it observed when members serve no metrics", async () => {
@@ -140,6 +147,8 @@ describe("Sampler", () => {
     expect(report.snapshots).toEqual({ count: null, source: "none" })
     expect(report.members[0]!.cpuSeconds).toBeNull()
     expect(report.members[0]!.runQueueSeconds).toBeNull()
+    expect(report.members[0]!.v8WorkerCpuSeconds).toBeNull()
+    expect(report.perSecond.map((s) => s.members[0]!.v8WorkerCpuPercent)).toEqual([null, null])
     expect(report.perSecond.map((s) => s.members[0]!.persist)).toEqual([null, null])
   })
 })
