@@ -394,6 +394,11 @@ export const make = (
       const term = Log.termAt(state.log, index)
       if (term === undefined || index <= (state.snapshot?.index ?? 0)) return
       snapshotInFlight = true
+      // The snapshot covers everything applied so far: count again from here. Resetting only when
+      // it completes let a turn that ran before its `SnapshotTaken` was stepped start a second
+      // snapshot of the same log (every other snapshot was one).
+      const covered = logBytesSinceSnapshot
+      logBytesSinceSnapshot = 0
       const chunks = sm.snapshot()
       const started = mark()
       yield* store.saveSnapshot({ index, term }, chunks).pipe(
@@ -403,7 +408,11 @@ export const make = (
             Queue.offerUnsafe(inputs, { _tag: "SnapshotTaken", index: meta.index, size: meta.size })
           })
         ),
-        Effect.catch((e) => Effect.logError(`snapshot at ${index} failed: ${String(e)}`)),
+        Effect.catch((e) => {
+          // Not covered after all: the next turn tries again.
+          logBytesSinceSnapshot += covered
+          return Effect.logError(`snapshot at ${index} failed: ${String(e)}`)
+        }),
         Effect.ensuring(Effect.sync(() => (snapshotInFlight = false))),
         Effect.forkDetach
       )
@@ -434,7 +443,6 @@ export const make = (
               reads.push(input)
               break
             case "SnapshotTaken":
-              logBytesSinceSnapshot = 0
               stepInto(out, event({ _tag: "SnapshotTaken", index: input.index, size: input.size }))
               break
             case "Transfer":
