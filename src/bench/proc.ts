@@ -38,22 +38,30 @@ export interface ProcessSample {
 }
 
 /**
+ * The text of `/proc/<pid>/task/<tid>/<file>` for each thread of process `pid` (undefined for a
+ * thread gone since the listing); undefined when the process is not there.
+ */
+const threadFiles = (pid: number, file: string, proc: string): Array<string | undefined> | undefined => {
+  try {
+    return readdirSync(`${proc}/${pid}/task`).map((tid) => read(`${proc}/${pid}/task/${tid}/${file}`))
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Seconds the threads of process `pid` have spent runnable but waiting for a core: the second
  * field of each `/proc/<pid>/task/<tid>/schedstat` (nanoseconds). On a busy machine a node that
  * wakes (a message arrived, an fsync returned) may wait this long before it runs again.
  * `proc` is where procfs is mounted (tests point it at a fake one).
  */
 export const runQueueSeconds = (pid: number, proc = "/proc"): number | undefined => {
-  let tids: Array<string>
-  try {
-    tids = readdirSync(`${proc}/${pid}/task`)
-  } catch {
-    return undefined
-  }
+  const texts = threadFiles(pid, "schedstat", proc)
+  if (texts === undefined) return undefined
   let ns = 0
   let seen = 0
-  for (const tid of tids) {
-    const wait = Number(read(`${proc}/${pid}/task/${tid}/schedstat`)?.split(" ")[1])
+  for (const text of texts) {
+    const wait = Number(text?.split(" ")[1])
     if (!Number.isFinite(wait)) continue
     ns += wait
     seen++
@@ -81,15 +89,10 @@ const V8_WORKER = "V8Worker"
  * `proc` is where procfs is mounted (tests point it at a fake one).
  */
 export const v8WorkerCpuSeconds = (pid: number, proc = "/proc"): number | undefined => {
-  let tids: Array<string>
-  try {
-    tids = readdirSync(`${proc}/${pid}/task`)
-  } catch {
-    return undefined
-  }
+  const texts = threadFiles(pid, "stat", proc)
+  if (texts === undefined) return undefined
   let ticks = 0
-  for (const tid of tids) {
-    const text = read(`${proc}/${pid}/task/${tid}/stat`)
+  for (const text of texts) {
     const stat = text === undefined ? undefined : statTicks(text)
     if (stat?.name.startsWith(V8_WORKER)) ticks += stat.ticks
   }
