@@ -252,7 +252,7 @@ export class Sampler {
         snapshots: counter(this.target.metrics.snapshots),
         leaderChanges: counter(this.target.metrics.leaderChanges),
         cpuPercent: cpu0 !== undefined && cpu1 !== undefined ? (100 * (cpu1 - cpu0)) / elapsed : null,
-        v8WorkerCpuPercent: v8 === null || r.process === undefined ? null : (100 * v8) / elapsed,
+        v8WorkerCpuPercent: v8 === null ? null : (100 * v8) / elapsed,
         rssBytes: rss ?? null
       }
     })
