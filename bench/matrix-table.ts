@@ -30,17 +30,21 @@ const leaderIndex = (r: Results): number => {
   )
 }
 
+/** The sum of a figure over the nodes; null when any node lacks it. */
+const sumOfAll = (xs: ReadonlyArray<number | null | undefined>): number | null => {
+  let sum = 0
+  for (const x of xs) {
+    if (x === null || x === undefined) return null
+    sum += x
+  }
+  return sum
+}
+
 const row = (name: string, r: Results) => {
   const nodesCpu = r.nodes.reduce((a, n) => a + (n.cpuMsPerOp ?? 0), 0)
-  // Results from before the run-queue figures were recorded have none.
-  const waits = r.nodes.map((n) => n.runQueueMsPerOp ?? null)
-  const nodesWait = waits.includes(null) ? null : (waits as number[]).reduce((a, b) => a + b, 0)
-  // Nor the V8 helper threads' share (and etcd's members are not V8 processes).
-  const helpers = r.nodes.map((n) => n.v8WorkerMsPerOp ?? null)
-  const nodesHelpers =
-    r.config.target !== "raftkv" || helpers.includes(null)
-      ? null
-      : (helpers as number[]).reduce((a, b) => a + b, 0)
+  // Results from before these figures were recorded have none; etcd's members are not V8 processes.
+  const nodesWait = sumOfAll(r.nodes.map((n) => n.runQueueMsPerOp))
+  const nodesHelpers = r.config.target === "raftkv" ? sumOfAll(r.nodes.map((n) => n.v8WorkerMsPerOp)) : null
   const leader = r.nodes[leaderIndex(r)]
   const fsyncs = leader?.persistCount ?? null
   const perFsync = fsyncs === null || fsyncs === 0 ? null : r.totals.ops / fsyncs
