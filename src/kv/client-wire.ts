@@ -257,7 +257,8 @@ const readRequest = (r: Reader, method: WireMethod, id: number): Request => {
     }
     case "Put": {
       const write = readWrite(r)
-      return { method, id, payload: { ...write, value: r.bytes("value") } }
+      // The value lives until the command that carries it is encoded: pooled.
+      return { method, id, payload: { ...write, value: r.pooledBytes("value") } }
     }
     case "Delete":
       return { method, id, payload: readWrite(r) }

@@ -13,6 +13,7 @@
 import { crc32 } from "node:zlib"
 import { Result, Schema } from "effect"
 import type { Entry, HardState } from "../core/types.ts"
+import { allocPooled } from "../transport/byte-pool.ts"
 
 /** The only format this build reads and writes. */
 export const FORMAT_VERSION = 1
@@ -72,7 +73,7 @@ export const encodeEntry = (entry: Entry): Uint8Array => {
   const data = entry.data
   const headerLength = 1 + varintLength(entry.term)
   const length = headerLength + data.length + 4
-  const out = new Uint8Array(length)
+  const out = allocPooled(length)
   out[0] = entry.kind === "noop" ? 0 : 1
   let n = entry.term
   let pos = 1

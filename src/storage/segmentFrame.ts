@@ -33,9 +33,11 @@ const DEL_ENTRY = 2
 const PUT_META = 3
 const CLEAR_ENTRIES = 4
 
-/** The frame of `ops`, header included. */
-export const encodeFrame = (ops: ReadonlyArray<SegmentOp>): Uint8Array => {
-  const w = new Writer(FRAME_HEADER_BYTES + 64 + ops.length * 16)
+/** The frame of `ops`, header included; encoded `into` a writer given, the result is a view of it,
+ * valid until the writer is next used (the segment store writes each frame at once). */
+export const encodeFrame = (ops: ReadonlyArray<SegmentOp>, into?: Writer): Uint8Array => {
+  const w = into ?? new Writer(FRAME_HEADER_BYTES + 64 + ops.length * 16)
+  w.reset()
   w.skip(FRAME_HEADER_BYTES)
   w.uvarint(ops.length, "op count")
   for (const op of ops) {
@@ -61,7 +63,7 @@ export const encodeFrame = (ops: ReadonlyArray<SegmentOp>): Uint8Array => {
         break
     }
   }
-  const frame = w.finish()
+  const frame = into === undefined ? w.finish() : w.view()
   const body = frame.subarray(FRAME_HEADER_BYTES)
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
   view.setUint32(0, body.length)

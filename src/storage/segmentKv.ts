@@ -29,6 +29,7 @@ import type { KvBatch, KvStore, OpenKv, RawEntry } from "./backend.ts"
 import type { MetaName } from "./codec.ts"
 import { lockDir } from "./dirLock.ts"
 import { CorruptDataDir, errorCode, errorDetail, StorageIOError } from "./errors.ts"
+import { Writer } from "../transport/wire.ts"
 import { encodeFrame, FRAME_HEADER_BYTES, readFrame, type SegmentOp } from "./segmentFrame.ts"
 
 /** Default size at which the current segment is replaced by a new one. */
@@ -204,6 +205,8 @@ export const openSegmentKv = (
     // The segment being appended to; none until the first write after the open.
     let fd: number | undefined
     let size = 0
+    // Frames are written synchronously: one buffer, reused, instead of one per write.
+    const scratch = new Writer(64 * 1024)
     let clearedThrough = 0
     // Set when a write failed in a way that leaves the file's state unknown (a failed fsync).
     let broken: string | undefined
@@ -226,7 +229,7 @@ export const openSegmentKv = (
       const seq = (segments.at(-1)?.seq ?? 0) + 1
       const header: Array<SegmentOp> = []
       for (const [name, value] of metas) header.push({ _tag: "PutMeta", name, value })
-      const frame = encodeFrame(header.concat(ops))
+      const frame = encodeFrame(header.concat(ops), scratch)
       const path = pathOf(seq)
       const next = fs.openSync(path, "wx")
       try {
@@ -250,7 +253,7 @@ export const openSegmentKv = (
       if (fd === undefined || size >= segmentBytes) {
         roll(ops)
       } else {
-        const frame = encodeFrame(ops)
+        const frame = encodeFrame(ops, scratch)
         try {
           writeAll(fd, frame, size)
         } catch (e) {

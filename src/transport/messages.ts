@@ -21,7 +21,8 @@
  * the bytes left, sizes against the data run), so a decoded message satisfies the core's types.
  */
 import type { Entry, Message } from "../core/types.ts"
-import { copyOf, type Reader, WireError, type Writer } from "./wire.ts"
+import { copyPooled } from "./byte-pool.ts"
+import { type Reader, WireError, type Writer } from "./wire.ts"
 
 const TAG = {
   RequestVote: 0,
@@ -77,7 +78,8 @@ const readEntries = (r: Reader): ReadonlyArray<Entry> => {
   if (total !== r.remaining) {
     throw new WireError(`entry sizes add up to ${total} bytes, ${r.remaining} follow`)
   }
-  const data = copyOf(r.view(total, "entry data"))
+  // Log entries die in log order (compaction), so they may share pool slabs.
+  const data = copyPooled(r.view(total, "entry data"))
   const out = new Array<Entry>(n)
   let offset = 0
   for (let i = 0; i < n; i++) {

@@ -9,6 +9,7 @@
  * Both sides signal a bad value by throwing {@link WireError}; the frame codec catches it at its
  * boundary and turns it into a typed error, so nothing here escapes to callers.
  */
+import { copyPooled } from "./byte-pool.ts"
 
 /** A value that cannot be written, or bytes that cannot be read. Internal to the codec. */
 export class WireError extends Error {
@@ -118,9 +119,15 @@ export class Writer {
     this.position = at
   }
 
-  /** A copy of everything written since the last reset, owned by the caller. */
+  /** A copy of everything written since the last reset, owned by the caller. From the byte pool:
+   * what a writer makes is a frame, sent or written and then dropped. */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.position)
+    return copyPooled(this.buffer.subarray(0, this.position))
+  }
+
+  /** Everything written since the last reset, as a view valid until the writer is next used. */
+  view(): Uint8Array {
+    return this.buffer.subarray(0, this.position)
   }
 }
 
@@ -187,6 +194,11 @@ export class Reader {
   /** A length-prefixed byte string, copied (the result does not alias the input). */
   bytes(what: string): Uint8Array {
     return copyOf(this.view(this.uvarint(what), what))
+  }
+
+  /** {@link Reader.bytes} copied into the byte pool: for bytes that die soon (see byte-pool.ts). */
+  pooledBytes(what: string): Uint8Array {
+    return copyPooled(this.view(this.uvarint(what), what))
   }
 
   /** A count of items of at least `minItemBytes` each, checked against what is left. */

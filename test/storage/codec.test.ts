@@ -71,7 +71,7 @@ describe("storage codec", () => {
       v.set([...body], 0)
       // Recompute the checksum over the forged body so only the field check can catch it.
       const crc = crc32(v.subarray(0, v.length - 4))
-      new DataView(v.buffer).setUint32(v.length - 4, crc, true)
+      new DataView(v.buffer, v.byteOffset, v.byteLength).setUint32(v.length - 4, crc, true)
       return v
     }
     expect(decodeEntry(forge([7, 1, 0, 0]))).toMatch(/unknown entry kind byte 7/)
