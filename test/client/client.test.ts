@@ -396,6 +396,32 @@ describe("pipelining", () => {
   )
 })
 
+describe("reading answers", () => {
+  it.live("values stay intact after later reads: connections share one read buffer", () =>
+    Effect.gen(function* () {
+      const store = new FakeStore()
+      const node = yield* startFakeNode(1, store)
+      // Small values arrive whole in one read; those larger than the 64 KiB read buffer over
+      // several reads each.
+      const value = (i: number) => new Uint8Array(i % 2 === 0 ? 1000 + i : 100_000 + i * 10_000).fill(i + 1)
+      const writer = yield* make(options([node.endpoint]))
+      for (let i = 0; i < 6; i++) yield* writer.put(`big${i}`, value(i))
+      // Two clients: two connections reading into the same buffer, pipelined calls on each.
+      const a = yield* make(options([node.endpoint]))
+      const b = yield* make(options([node.endpoint]))
+      const got = yield* Effect.forEach(
+        Array.from({ length: 12 }, (_, i) => i),
+        (i) => (i % 2 === 0 ? a : b).get(`big${i % 6}`),
+        { concurrency: "unbounded" }
+      )
+      // Every value read earlier is checked after all reads are done.
+      got.forEach((entry, i) => {
+        expect(entry?.value).toEqual(value(i % 6))
+      })
+    })
+  )
+})
+
 describe("call options", () => {
   it.live("a malformed expectedVersion or timeout is a defect, and nothing is sent", () =>
     Effect.gen(function* () {
