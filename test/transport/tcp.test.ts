@@ -253,6 +253,32 @@ describe("TCP transport: queues and connections", () => {
     )
   )
 
+  it.live("a full inbox holds the sender back: nothing is lost or reordered, the inbox stays bounded", () =>
+    withLogs(() =>
+      Effect.gen(function* () {
+        const peers = yield* peersOf([1, 2])
+        const one = yield* start(1, peers, { maxQueuedFrames: 1000 })
+        const two = yield* start(2, peers, { maxIncomingFrames: 4 })
+        // ~1.4 KB frames: ~400 KB in all, more than one read and more than the inbox holds.
+        for (let i = 0; i < 300; i++) yield* one.send({ from: 1, to: 2, message: numbered(1, i, 30) })
+        // Nobody takes from the inbox yet: it fills up, and what does not fit waits.
+        yield* eventually(
+          Effect.map(Queue.size(two.incoming), (n) => n === 4),
+          "the inbox to fill up"
+        )
+        assert.strictEqual((yield* two.stats).received, 4)
+        const got = yield* collect(two.incoming, 300)
+        assert.deepStrictEqual(
+          got.map((e) => (e.message as AppendEntries).round),
+          Array.from({ length: 300 }, (_, i) => i)
+        )
+        assert.deepStrictEqual(got[123]!.message, numbered(1, 123, 30))
+        assert.strictEqual((yield* two.stats).received, 300)
+        assert.strictEqual((yield* one.stats).rejected["queue-full"], 0)
+      })
+    )
+  )
+
   it.live("a down peer's queue is also bounded in bytes", () =>
     withLogs(() =>
       Effect.gen(function* () {
