@@ -135,8 +135,7 @@ const serve = (ctx: InboundContext): Effect.Effect<void> =>
       const log = dropFrame(ctx, remote, reason, detail, logged)
       if (log !== Effect.void) run(log)
     }
-    const receive = (chunk: Uint8Array) => {
-      if (ended) return
+    const receiveChunk = (chunk: Uint8Array) => {
       const framed = framer.push(chunk)
       if (Result.isFailure(framed)) {
         const e = framed.failure
@@ -162,6 +161,15 @@ const serve = (ctx: InboundContext): Effect.Effect<void> =>
         if (frame.to !== ctx.self) drop("wrong-recipient", `addressed to node ${frame.to}`)
         else if (!ctx.senders.has(frame.from)) drop("unknown-sender", `node ${frame.from} is not a peer`)
         else deliver({ from: frame.from, to: frame.to, message: frame.message })
+      }
+    }
+    // An event listener's throw would take the process down: a bug here ends the connection.
+    const receive = (chunk: Uint8Array) => {
+      if (ended) return
+      try {
+        receiveChunk(chunk)
+      } catch (e) {
+        end(Effect.logError(`transport: closing inbound connection from ${remote}: ${String(e)}`))
       }
     }
     yield* Effect.addFinalizer(() =>

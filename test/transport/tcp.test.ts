@@ -7,10 +7,12 @@ import { Effect, Exit, Queue, Result, Scope } from "effect"
 import fc from "fast-check"
 import * as Net from "node:net"
 import { describe } from "vitest"
-import type { AppendEntries, Message, NodeId } from "../../src/core/types.ts"
+import type { AppendEntries, Envelope, Message, NodeId } from "../../src/core/types.ts"
 import { encodeFrame, writeLengthPrefix } from "../../src/transport/codec.ts"
 import type { WireFrame } from "../../src/transport/schema.ts"
-import { makeTcp, type PeerAddress, type TcpTransportOptions } from "../../src/transport/tcp.ts"
+import { makeCounters } from "../../src/transport/stats.ts"
+import { listen, makeTcp, type PeerAddress, type TcpTransportOptions } from "../../src/transport/tcp.ts"
+import { serveConnection } from "../../src/transport/tcp-inbound.ts"
 import { attack, attackBytes } from "./attacks.ts"
 import { captureLogs, collect, eventually, freePort, numbered, rawConnect } from "./helpers.ts"
 
@@ -421,5 +423,40 @@ describe("TCP transport: construction errors", () => {
       const raw = yield* rawConnect(one.address.port)
       yield* raw.destroy
     })
+  )
+})
+
+describe("TCP transport: a bug in the read path", () => {
+  it.live("ends only the connection: the node stays up and says why", () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const server = yield* listen({ host: "127.0.0.1", port: 0 })
+        const incoming = yield* Queue.bounded<Envelope>(16)
+        // Frozen counters make the handler throw on its first delivery, as a bug would.
+        const counters = Object.freeze(makeCounters())
+        yield* Effect.forkScoped(
+          server.run(
+            serveConnection({
+              clusterId: CLUSTER,
+              self: 1,
+              senders: new Set([2]),
+              maxFrameBytes: 1 << 20,
+              maxConnections: 4,
+              incoming,
+              counters
+            })
+          )
+        )
+        const port = (server.address as { readonly port: number }).port
+        const raw = yield* rawConnect(port)
+        yield* raw.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 1, message: ping(1) }))
+        assert.isTrue(yield* raw.closedWithin(5000))
+        assert.isTrue(logs.some((l) => l.startsWith("Error") && l.includes("closing inbound connection")))
+        // Still serving: a second connection is accepted and read.
+        const again = yield* rawConnect(port)
+        yield* again.write(frameBytes({ clusterId: CLUSTER, from: 2, to: 1, message: ping(2) }))
+        assert.isTrue(yield* again.closedWithin(5000))
+      })
+    )
   )
 })
