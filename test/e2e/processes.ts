@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { createServer } from "node:net"
 import { type LinkProxy, startProxy } from "./proxy.ts"
 
@@ -52,6 +52,9 @@ export const freePort = async (): Promise<number> => {
 
 export class ProcessCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "raftkv-e2e-"))
+  /** One per cluster (the temp dir's unique name): two test runs on one machine share port
+   * numbers, and a node restarted on a port the other run's cluster uses must not join it. */
+  readonly clusterId = basename(this.dir)
   readonly ids: number[]
   readonly peerPort = new Map<number, number>()
   readonly clientPort = new Map<number, number>()
@@ -119,7 +122,7 @@ export class ProcessCluster {
       "--peers",
       this.peersOf(id),
       "--cluster-id",
-      "e2e",
+      this.clusterId,
       "--client",
       this.endpoint(id),
       "--client-addresses",
