@@ -35,7 +35,8 @@ const refuse = (ctx: InboundContext, remote: string, reason: RejectReason, detai
     )
   )
 
-/** Counts a dropped frame; logs only the first of each kind per connection, to bound log volume. */
+/** Counts a dropped frame; the log line for the first of each kind per connection (undefined
+ * after that, to bound log volume). */
 const dropFrame = (
   ctx: InboundContext,
   remote: string,
@@ -44,7 +45,7 @@ const dropFrame = (
   logged: Set<string>
 ) => {
   ctx.counters.rejected[reason]++
-  if (logged.has(reason)) return Effect.void
+  if (logged.has(reason)) return undefined
   logged.add(reason)
   return Effect.logWarning(`transport: dropping frames from ${remote}: ${reason}: ${detail}`)
 }
@@ -133,7 +134,7 @@ const serve = (ctx: InboundContext): Effect.Effect<void> =>
     }
     const drop = (reason: RejectReason, detail: string) => {
       const log = dropFrame(ctx, remote, reason, detail, logged)
-      if (log !== Effect.void) run(log)
+      if (log !== undefined) run(log)
     }
     const receiveChunk = (chunk: Uint8Array) => {
       const framed = framer.push(chunk)
